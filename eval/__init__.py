@@ -1,0 +1,1 @@
+"""Evaluation: heads, networks built from genotypes, and metrics."""

@@ -1,0 +1,1 @@
+"""Subcommands of the ``unnas`` CLI, discovered by module (see :mod:`unnas.cli`)."""

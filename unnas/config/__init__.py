@@ -1,0 +1,7 @@
+"""Structured configs: one dataclass schema per command, YAML overrides, ``key=value`` dotlists."""
+
+from .loader import config_to_yaml, load_config, resolve_config_path
+from .schema import DataConfig, ModelConfig, OptimConfig, SearchConfig
+
+__all__ = ["DataConfig", "ModelConfig", "OptimConfig", "SearchConfig", "config_to_yaml", "load_config",
+           "resolve_config_path"]

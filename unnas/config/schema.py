@@ -1,0 +1,90 @@
+"""Config schemas (dataclasses). Defaults are the demo search: rotation on the embedded photos.
+
+YAML files under ``configs/`` hold only overrides of these defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+
+@dataclass
+class DataConfig:
+    #: Reader name: demo | folder | imagefolder | imagenet | cifar10 | … (`unnas info --readers`)
+    name: str = "demo"
+    #: Data root on disk (unused by the demo reader).
+    root: Optional[str] = None
+    split: str = "train"
+    #: Train crop side (px).
+    crop_size: int = 64
+    #: Short side before the centre crop at evaluation (paper: 256 for 224 crops).
+    resize_size: int = 73
+    #: Smallest area fraction of random-sized crops.
+    min_scale: float = 0.08
+    #: Samples per epoch for readers that draw random crops (demo).
+    length: int = 256
+    #: List file for list-based readers (ImageNet-22K).
+    list_file: Optional[str] = None
+    #: Base short side of the random-scale augmentation (Cityscapes: 512 search, 1024 eval).
+    base_size: int = 512
+    num_workers: int = 0
+    #: Decode every file once up front and drop the unreadable ones (default: stop at the first).
+    skip_unreadable: bool = False
+    #: Fraction of the train split for the weights; the rest drives α.
+    portion: float = 0.5
+    #: Shuffle (seeded) before splitting into halves; the paper does for ImageNet, not CIFAR.
+    shuffle_split: bool = True
+
+
+@dataclass
+class ModelConfig:
+    width: int = 8
+    cells: int = 5
+    nodes: int = 4
+    #: cifar (stride 1) or imagenet (stride 8)
+    stem: str = "imagenet"
+    #: two (classification) or one (segmentation: output stride 16)
+    reductions: str = "two"
+
+
+@dataclass
+class OptimConfig:
+    epochs: int = 4
+    #: Images per weight step (per α step too); pretext tasks may turn one image into several inputs.
+    batch_size: int = 8
+    lr: float = 0.05
+    lr_min: float = 0.0
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    arch_lr: float = 3e-4
+    arch_betas: List[float] = field(default_factory=lambda: [0.5, 0.999])
+    arch_weight_decay: float = 1e-3
+    #: α updates start at this (fractional) epoch; the paper uses 1.0 for ImageNet-1K, 0 elsewhere.
+    arch_start_epoch: float = 0.0
+    #: Stop each epoch after this many iterations (None: the whole weight half).
+    iters_per_epoch: Optional[int] = None
+
+
+@dataclass
+class SearchConfig:
+    task: str = "rotation"
+    task_options: Dict[str, Any] = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    seed: int = 1
+    #: auto (CUDA when present), cpu, cuda, cuda:N
+    device: str = "auto"
+    #: Run directory; re-running with the same one resumes.
+    out_dir: str = "runs/search-${data.name}-${task}"
+    #: Bit-identical reruns (torch deterministic algorithms); slower on GPU.
+    deterministic: bool = True
+    #: Write checkpoints/last.pt every N iterations (and at each epoch end).
+    checkpoint_every: int = 20
+    log_every: int = 5
+    #: Batches of the α half evaluated at each epoch end (0: skip).
+    eval_batches: int = 4
+    progress: bool = True

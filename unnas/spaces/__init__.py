@@ -1,0 +1,1 @@
+"""Search spaces: DARTS cells and NAS-Bench-101 modules."""
