@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -9,6 +10,10 @@ from torch import Tensor
 from torchvision.io import ImageReadMode, decode_image
 
 from unnas.errors import DataError
+
+# torchvision 0.29 marks its decoders deprecated in favour of torchcodec; they remain the fast,
+# dependency-free path here, so keep the notice out of users' logs.
+warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities", category=DeprecationWarning)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".ppm", ".pgm")
 

@@ -1,0 +1,99 @@
+"""The run directory: resolved config, metrics log, checkpoints, results and pictures.
+
+Layout::
+
+    config.yaml            the resolved config (written once; a resumed run must match it)
+    metrics.jsonl          one JSON object per log step
+    checkpoints/last.pt    written atomically
+    genotype.json, *.png   results and pictures (search)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from unnas.errors import CheckpointError
+
+from .atomic import atomic_write_text
+
+
+class RunDir:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / "checkpoints" / "last.pt"
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint.exists()
+
+    def prepare(self, config_yaml: str, ignore_keys: tuple[str, ...] = ()) -> None:
+        """Create the folder and write the config, or check a resumed run's config matches."""
+        if self.path.exists() and not self.path.is_dir():
+            raise CheckpointError(f"out_dir {self.path} exists and is not a directory; choose another out_dir")
+        self.path.mkdir(parents=True, exist_ok=True)
+        if self.config_file.exists() and self.has_checkpoint():
+            old = yaml.safe_load(self.config_file.read_text()) or {}
+            new = yaml.safe_load(config_yaml) or {}
+            diff = first_difference(old, new, ignore_keys)
+            if diff is not None:
+                key, a, b = diff
+                raise CheckpointError(
+                    f"{self.path} holds a run with {key}={a!r}, but this command asks for {key}={b!r}; "
+                    "re-run with the same settings to resume, or choose a new out_dir"
+                )
+        atomic_write_text(self.config_file, config_yaml)
+
+    def truncate_metrics(self, max_step: int) -> None:
+        """Drop log lines written after the checkpoint a resumed run starts from."""
+        if not self.metrics_file.exists():
+            return
+        keep = []
+        for line in self.metrics_file.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by a kill
+            if rec.get("step", 0) <= max_step:
+                keep.append(line)
+        atomic_write_text(self.metrics_file, "".join(ln + "\n" for ln in keep))
+
+    def log(self, record: dict[str, Any]) -> None:
+        record = {"time": round(time.time(), 3), **record}
+        with self.metrics_file.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def first_difference(old: Any, new: Any, ignore: tuple[str, ...], prefix: str = "") -> tuple[str, Any, Any] | None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            full = f"{prefix}{key}"
+            if full in ignore:
+                continue
+            d = first_difference(old.get(key), new.get(key), ignore, full + ".")
+            if d is not None:
+                return d
+        return None
+    return None if old == new else (prefix.rstrip("."), old, new)
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    lines = Path(path).read_text().splitlines() if Path(path).exists() else []
+    return [json.loads(ln) for ln in lines if ln.strip()]

@@ -1,0 +1,418 @@
+"""First-order bilevel DARTS search driven by any task.
+
+Per iteration (as in the paper): once the fractional epoch reaches ``optim.arch_start_epoch``,
+one Adam step on α with a batch from the architecture half; then one SGD step on the weights
+with a batch from the weight half (cosine lr per epoch, gradient-norm clip). The genotype is
+derived at the end of every epoch; the last one is the result.
+
+Everything that can fail because of user input (config, data, task) is checked before the
+run directory is touched. The run is resumable: the checkpoint carries weights, α, both
+optimisers, the position in the data order and every RNG state.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+import pretext
+from pretext import TaskNetwork
+from unnas.config import SearchConfig, config_to_yaml
+from unnas.data import build_dataset
+from unnas.data.sampling import SeededSampler, split_halves
+from unnas.engine.atomic import atomic_torch_save, atomic_write_json
+from unnas.engine.device import resolve_device, set_determinism
+from unnas.engine.rng import capture_rng, restore_rng, seed_everything
+from unnas.engine.rundir import RunDir
+from unnas.errors import CheckpointError, ConfigError, DataError, TaskError
+from unnas.spaces.darts.genotype import Genotype
+from unnas.spaces.darts.supernet import STEMS, REDUCTIONS, Supernet, split_parameters
+
+#: Config keys a resumed run may change (they do not affect the computation).
+RESUME_MAY_CHANGE = ("progress", "log_every", "checkpoint_every", "data.num_workers", "device")
+
+
+def validate_search_config(cfg: SearchConfig) -> None:
+    """Value checks omegaconf's type checks cannot express; one line naming the key."""
+    o, m, d = cfg.optim, cfg.model, cfg.data
+    checks = [
+        (o.epochs >= 1, "optim.epochs", o.epochs, "at least 1"),
+        (o.batch_size >= 1, "optim.batch_size", o.batch_size, "at least 1"),
+        (o.lr > 0, "optim.lr", o.lr, "positive"),
+        (o.arch_lr > 0, "optim.arch_lr", o.arch_lr, "positive"),
+        (o.grad_clip > 0, "optim.grad_clip", o.grad_clip, "positive"),
+        (len(o.arch_betas) == 2 and all(0 <= b < 1 for b in o.arch_betas), "optim.arch_betas", o.arch_betas,
+         "two numbers in [0, 1)"),
+        (0 <= o.arch_start_epoch <= o.epochs, "optim.arch_start_epoch", o.arch_start_epoch, "within [0, optim.epochs]"),
+        (o.iters_per_epoch is None or o.iters_per_epoch >= 1, "optim.iters_per_epoch", o.iters_per_epoch, "at least 1"),
+        (m.width >= 2, "model.width", m.width, "at least 2"),
+        (m.cells >= 1, "model.cells", m.cells, "at least 1"),
+        (m.nodes >= 1, "model.nodes", m.nodes, "at least 1"),
+        (m.stem in STEMS, "model.stem", m.stem, f"one of {', '.join(STEMS)}"),
+        (m.reductions in REDUCTIONS, "model.reductions", m.reductions, f"one of {', '.join(REDUCTIONS)}"),
+        (m.stem != "imagenet" or m.width % 2 == 0, "model.width", m.width, "even with the imagenet stem"),
+        (d.crop_size >= 8, "data.crop_size", d.crop_size, "at least 8"),
+        (0 < d.portion < 1, "data.portion", d.portion, "strictly between 0 and 1"),
+        (d.num_workers >= 0, "data.num_workers", d.num_workers, "0 or more"),
+        (cfg.checkpoint_every >= 1, "checkpoint_every", cfg.checkpoint_every, "at least 1"),
+        (cfg.log_every >= 1, "log_every", cfg.log_every, "at least 1"),
+        (cfg.eval_batches >= 0, "eval_batches", cfg.eval_batches, "0 or more"),
+    ]
+    for ok, key, value, rule in checks:
+        if not ok:
+            raise ConfigError(f"{key}={value!r} is invalid: must be {rule}")
+
+
+def cosine_lr(base: float, minimum: float, epoch: int, epochs: int) -> float:
+    """Cosine schedule stepped per epoch (the paper's ITER_LR=False)."""
+    return minimum + 0.5 * (base - minimum) * (1 + math.cos(math.pi * epoch / epochs))
+
+
+@dataclass
+class SearchResult:
+    genotype: Genotype
+    run_dir: Path
+    epochs: int
+    resumed: bool
+
+
+class _BatchStream:
+    """Endless batches from one half, epoch after epoch, with a resumable position."""
+
+    def __init__(self, dataset, indices: list[int], seed: int, batch_size: int, num_workers: int, pin: bool):
+        self.dataset = dataset
+        self.sampler = SeededSampler(indices, seed, shuffle=True, batch_size=batch_size)
+        self.batch_size, self.num_workers, self.pin = batch_size, num_workers, pin
+        self.epoch, self.taken = 0, 0
+        self._it: Iterator | None = None
+
+    def batches_per_epoch(self) -> int:
+        return self.sampler.num_samples() // self.batch_size
+
+    def state(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "taken": self.taken}
+
+    def load_state(self, state: dict[str, int]) -> None:
+        self.epoch, self.taken, self._it = state["epoch"], state["taken"], None
+
+    def start_epoch(self, epoch: int, start_batch: int = 0) -> None:
+        self.epoch, self.taken, self._it = epoch, start_batch, None
+
+    def _open(self) -> Iterator:
+        self.sampler.set_epoch(self.epoch, self.taken)
+        loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=self.sampler, drop_last=True,
+                            num_workers=self.num_workers, pin_memory=self.pin,
+                            persistent_workers=False)
+        return iter(loader)
+
+    def next(self, wrap: bool = True):
+        if self._it is None:
+            self._it = self._open()
+        try:
+            batch = next(self._it)
+        except StopIteration:
+            if not wrap:
+                raise
+            self.start_epoch(self.epoch + 1)
+            self._it = self._open()
+            batch = next(self._it)
+        self.taken += 1
+        return batch
+
+
+class DartsSearch:
+    """Build everything from a config (no disk writes), then :meth:`run`."""
+
+    def __init__(self, cfg: SearchConfig, config_yaml: str | None = None):
+        validate_search_config(cfg)
+        self.cfg = cfg
+        self.config_yaml = config_yaml or config_to_yaml(cfg)
+        self.device = resolve_device(cfg.device)
+        set_determinism(cfg.deterministic, self.device)
+        seed_everything(cfg.seed)
+
+        self.dataset = build_dataset(cfg.data, cfg.data.split, train=True)
+        self.task = self._build_task()
+        self._check_task_fits_data()
+        w_idx, a_idx = split_halves(len(self.dataset), cfg.seed, cfg.data.portion, cfg.data.shuffle_split)
+        for name, half in (("weight", w_idx), ("architecture", a_idx)):
+            if len(half) < cfg.optim.batch_size:
+                raise DataError(
+                    f"the {name} half has {len(half)} images but optim.batch_size={cfg.optim.batch_size}; "
+                    "use more data or a smaller batch"
+                )
+        pin = self.device.type == "cuda"
+        self.w_stream = _BatchStream(self.dataset, w_idx, cfg.seed, cfg.optim.batch_size, cfg.data.num_workers, pin)
+        self.a_stream = _BatchStream(self.dataset, a_idx, cfg.seed + 7919, cfg.optim.batch_size, cfg.data.num_workers, pin)
+        full = self.w_stream.batches_per_epoch()
+        self.iters_per_epoch = min(full, cfg.optim.iters_per_epoch or full)
+
+        m = cfg.model
+        trunk = Supernet(m.width, m.cells, self.task.input_channels, m.stem, m.reductions, m.nodes)
+        self.trunk = trunk
+        self.model = TaskNetwork(trunk, self.task.build_head(trunk.out_channels)).to(self.device)
+        weights, arch = split_parameters(self.model)
+        o = cfg.optim
+        self.w_params = weights
+        self.w_opt = torch.optim.SGD(weights, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov,
+                                     weight_decay=o.weight_decay)
+        self.a_opt = torch.optim.Adam(arch, lr=o.arch_lr, betas=tuple(o.arch_betas), weight_decay=o.arch_weight_decay)
+        # The task's own randomness (jigsaw permutations, grayscale draws) lives on the device.
+        self.task_gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self.run_dir = RunDir(cfg.out_dir)
+        self.epoch, self.iteration = 0, 0  # next iteration to run
+        self.elapsed = 0.0
+        self.history: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------ building
+    def _build_task(self) -> pretext.Task:
+        cfg = self.cfg
+        options = dict(cfg.task_options)
+        cls = pretext.get_task_class(cfg.task)
+        import inspect
+
+        params = inspect.signature(cls.__init__).parameters
+        if "mean" in params and "mean" not in options:
+            options["mean"], options["std"] = tuple(self.dataset.mean), tuple(self.dataset.std)
+        if "num_classes" in params and "num_classes" not in options and self.dataset.num_classes:
+            options["num_classes"] = self.dataset.num_classes
+        return pretext.build_task(cfg.task, **options)
+
+    def _check_task_fits_data(self) -> None:
+        task, ds = self.task, self.dataset
+        if task.needs_labels and ds.label_kind != task.needs_labels:
+            have = ds.label_kind or "no labels"
+            raise TaskError(
+                f"task {task.name!r} needs {task.needs_labels} labels but data.name={self.cfg.data.name!r} has {have}; "
+                "use a labelled dataset or a label-free task such as rotation"
+            )
+        if task.needs_color and not ds.is_color:
+            raise TaskError(f"task {task.name!r} needs colour images but data.name={self.cfg.data.name!r} is grayscale")
+        n_cls = getattr(task, "num_classes", None)
+        if task.needs_labels == "class" and ds.num_classes and n_cls is not None and n_cls < ds.num_classes:
+            raise TaskError(f"task_options.num_classes={n_cls} but the data has {ds.num_classes} classes")
+        if self.cfg.data.crop_size < task.min_image_size:
+            raise TaskError(
+                f"task {task.name!r} needs images of at least {task.min_image_size} px; data.crop_size={self.cfg.data.crop_size}"
+            )
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "format": "unnas-search-v1",
+            "model": self.model.state_dict(),
+            "w_opt": self.w_opt.state_dict(),
+            "a_opt": self.a_opt.state_dict(),
+            "epoch": self.epoch,
+            "iteration": self.iteration,
+            "a_stream": self.a_stream.state(),
+            "rng": capture_rng({"task": self.task_gen}),
+            "elapsed": self.elapsed,
+            "history": self.history,
+            "step": self.global_step,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("format") != "unnas-search-v1":
+            raise CheckpointError(f"{self.run_dir.checkpoint} is not an unnas search checkpoint")
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            raise CheckpointError(
+                f"{self.run_dir.checkpoint} was written for another model ({str(exc).splitlines()[0][:120]}); "
+                "use a new out_dir"
+            ) from None
+        self.w_opt.load_state_dict(state["w_opt"])
+        self.a_opt.load_state_dict(state["a_opt"])
+        self.epoch, self.iteration = state["epoch"], state["iteration"]
+        self.a_stream.load_state(state["a_stream"])
+        restore_rng(state["rng"], {"task": self.task_gen})
+        self.elapsed = state["elapsed"]
+        self.history = state["history"]
+
+    @property
+    def global_step(self) -> int:
+        return self.epoch * self.iters_per_epoch + self.iteration
+
+    def save_checkpoint(self) -> None:
+        atomic_torch_save(self.run_dir.checkpoint, self.state_dict())
+
+    # ------------------------------------------------------------------ steps
+    def _prepare(self, batch) -> tuple[Tensor, Tensor]:
+        images, labels = batch
+        images = images.to(self.device, non_blocking=True)
+        labels = labels.to(self.device, non_blocking=True) if self.task.needs_labels else None
+        return self.task.prepare(images, labels, train=True, generator=self.task_gen)
+
+    def arch_step(self) -> Tensor:
+        inputs, targets = self._prepare(self.a_stream.next())
+        self.a_opt.zero_grad(set_to_none=True)
+        loss = self.task.loss(self.model(inputs), targets)
+        loss.backward()
+        self.a_opt.step()
+        return loss.detach()
+
+    def weight_step(self, batch) -> tuple[Tensor, dict[str, Tensor], int]:
+        inputs, targets = self._prepare(batch)
+        self.w_opt.zero_grad(set_to_none=True)
+        outputs = self.model(inputs)
+        loss = self.task.loss(outputs, targets)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.w_params, self.cfg.optim.grad_clip)
+        self.w_opt.step()
+        with torch.no_grad():
+            metrics = self.task.metrics(outputs.detach(), targets)
+        return loss.detach(), metrics, inputs.shape[0]
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """Metrics on a few batches of the architecture half (train augmentation, as the paper)."""
+        if self.cfg.eval_batches == 0:
+            return {}
+        self.model.eval()
+        stream = _BatchStream(self.dataset, self.a_stream.sampler.indices, self.cfg.seed + 104729,
+                              self.cfg.optim.batch_size, 0, False)
+        gen = torch.Generator(device=self.device).manual_seed(self.cfg.seed + self.epoch)
+        sums: dict[str, Tensor] = {}
+        losses = []
+        for _ in range(min(self.cfg.eval_batches, stream.batches_per_epoch())):
+            images, labels = stream.next(wrap=False)
+            images = images.to(self.device)
+            labels = labels.to(self.device) if self.task.needs_labels else None
+            inputs, targets = self.task.prepare(images, labels, train=True, generator=gen)
+            outputs = self.model(inputs)
+            losses.append(float(self.task.loss(outputs, targets)))
+            for k, v in self.task.metric_sums(outputs, targets).items():
+                sums[k] = sums[k] + v if k in sums else v
+        self.model.train()
+        out = self.task.summarize(sums) if sums else {}
+        out["loss"] = sum(losses) / max(len(losses), 1)
+        return out
+
+    # ------------------------------------------------------------------ outputs
+    def write_results(self, genotype: Genotype) -> None:
+        from unnas.spaces.darts.plots import draw_genotype, plot_alphas
+
+        rd = self.run_dir
+        atomic_write_json(rd.file("genotype.json"), genotype.to_dict())
+        alphas = {k: v.numpy() for k, v in self.trunk.alpha_weights().items()}
+        atomic_write_json(rd.file("alphas.json"), {k: v.round(6).tolist() for k, v in alphas.items()})
+        plot_alphas(alphas, rd.file("alphas.png"), title=f"{self.task.name} on {self.cfg.data.name}, epoch {self.epoch}")
+        draw_genotype(genotype, rd.path)
+
+    # ------------------------------------------------------------------ loop
+    def run(self) -> SearchResult:
+        cfg, rd = self.cfg, self.run_dir
+        resumed = rd.has_checkpoint()
+        rd.prepare(self.config_yaml, ignore_keys=RESUME_MAY_CHANGE)
+        if resumed:
+            try:
+                state = torch.load(rd.checkpoint, map_location=self.device, weights_only=False)
+            except Exception as exc:
+                raise CheckpointError(f"cannot read {rd.checkpoint}: {exc}; delete it to start over") from None
+            self.load_state_dict(state)
+            rd.truncate_metrics(self.global_step)
+        else:
+            rd.truncate_metrics(-1)
+            rd.log({"event": "start", "step": 0, "device": str(self.device), "task": self.task.describe(),
+                    "data": self.dataset.describe(), "params": sum(p.numel() for p in self.w_params),
+                    "iters_per_epoch": self.iters_per_epoch})
+        total = cfg.optim.epochs * self.iters_per_epoch
+        bar = _progress(total, self.global_step, cfg.progress, f"search {self.task.name}")
+        self.model.train()
+        try:
+            while self.epoch < cfg.optim.epochs:
+                self._run_epoch(bar)
+        finally:
+            bar.close()
+        genotype = self.trunk.genotype()
+        return SearchResult(genotype, rd.path, cfg.optim.epochs, resumed)
+
+    def _run_epoch(self, bar) -> None:
+        cfg, o = self.cfg, self.cfg.optim
+        lr = cosine_lr(o.lr, o.lr_min, self.epoch, o.epochs)
+        for group in self.w_opt.param_groups:
+            group["lr"] = lr
+        self.w_stream.start_epoch(self.epoch, self.iteration)
+        window_loss, window_inputs, window_images, window_metrics = [], 0, 0, {}
+        t_window = time.perf_counter()
+        t_last = t_window
+        while self.iteration < self.iters_per_epoch:
+            batch = self.w_stream.next(wrap=False)
+            if self.epoch + self.iteration / self.iters_per_epoch >= o.arch_start_epoch:
+                self.arch_step()
+            loss, metrics, n_inputs = self.weight_step(batch)
+            self.iteration += 1
+            now = time.perf_counter()
+            self.elapsed += now - t_last
+            t_last = now
+            window_loss.append(loss)
+            window_inputs += n_inputs
+            window_images += batch[0].shape[0]
+            for k, v in metrics.items():
+                window_metrics.setdefault(k, []).append(v)
+            bar.update(1)
+            if self.iteration % cfg.log_every == 0 or self.iteration == self.iters_per_epoch:
+                dt = max(now - t_window, 1e-9)
+                record = {
+                    "step": self.global_step, "epoch": self.epoch, "iter": self.iteration,
+                    "loss": float(torch.stack(window_loss).mean()), "lr": lr,
+                    **{k: float(torch.stack(v).mean()) for k, v in window_metrics.items()},
+                    "img_per_s": window_images / dt, "inputs_per_s": window_inputs / dt,
+                    "wall_clock_s": round(self.elapsed, 3),
+                }
+                self.run_dir.log(record)
+                bar.set_postfix(loss=f"{record['loss']:.3f}", img_s=f"{record['img_per_s']:.1f}")
+                window_loss, window_inputs, window_images, window_metrics = [], 0, 0, {}
+                t_window = time.perf_counter()
+            if self.iteration % cfg.checkpoint_every == 0 and self.iteration < self.iters_per_epoch:
+                self.save_checkpoint()
+        self._end_epoch()
+
+    def _end_epoch(self) -> None:
+        genotype = self.trunk.genotype()
+        evaluation = self.evaluate()
+        alphas = self.trunk.alpha_weights()
+        record = {
+            "event": "epoch_end", "step": self.global_step, "epoch": self.epoch,
+            "genotype": genotype.to_dict(), "genotype_str": str(genotype),
+            "eval": evaluation, "alpha": {k: v.numpy().round(5).tolist() for k, v in alphas.items()},
+            "wall_clock_s": round(self.elapsed, 3),
+        }
+        self.history.append({"epoch": self.epoch, "genotype": genotype.to_dict(), "eval": evaluation})
+        self.run_dir.log(record)
+        self.write_results(genotype)
+        self.epoch += 1
+        self.iteration = 0
+        self.save_checkpoint()
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, **kwargs) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, initial: int, enabled: bool, desc: str):
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="it", dynamic_ncols=True)
+
+
+def search(cfg: SearchConfig, config_yaml: str | None = None) -> SearchResult:
+    return DartsSearch(cfg, config_yaml).run()
+
