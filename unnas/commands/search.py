@@ -45,14 +45,22 @@ def run(args) -> int:
     if args.print_config:
         print(text, end="")
         return 0
+    from unnas.engine import distributed
     from unnas.search import DartsSearch
 
-    searcher = DartsSearch(cfg, text)
-    print(f"unnas search: {cfg.task} on {cfg.data.name} ({len(searcher.dataset)} images), "
-          f"{searcher.iters_per_epoch} iterations × {cfg.optim.epochs} epochs on {searcher.device}; "
-          f"run dir {cfg.out_dir}", flush=True)
-    result = searcher.run()
-    print(f"genotype ({'resumed' if result.resumed else 'new'} run, {result.epochs} epochs):")
-    print(result.genotype)
-    print(f"run directory: {result.run_dir}")
+    try:
+        searcher = DartsSearch(cfg, text)
+        main = searcher.dist.is_main
+        if main:
+            world = f" × {searcher.dist.world_size} processes" if searcher.dist.enabled else ""
+            print(f"unnas search: {cfg.task} on {cfg.data.name} ({len(searcher.dataset)} images), "
+                  f"{searcher.iters_per_epoch} iterations × {cfg.optim.epochs} epochs on {searcher.device}{world}; "
+                  f"run dir {cfg.out_dir}", flush=True)
+        result = searcher.run()
+    finally:
+        distributed.teardown()
+    if main:
+        print(f"genotype ({'resumed' if result.resumed else 'new'} run, {result.epochs} epochs):")
+        print(result.genotype)
+        print(f"run directory: {result.run_dir}")
     return 0

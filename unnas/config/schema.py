@@ -46,6 +46,9 @@ class ModelConfig:
     stem: str = "imagenet"
     #: two (classification) or one (segmentation: output stride 16)
     reductions: str = "two"
+    #: Under torchrun, batch statistics over the global batch (SyncBatchNorm): exact
+    #: single-process equivalence at the cost of one all-reduce per BN call.
+    sync_bn: bool = False
 
 
 @dataclass

@@ -11,6 +11,6 @@ from .base import ImageDataset
 from .registry import build_dataset, list_datasets, register_dataset
 
 # Built-in readers register themselves on import.
-from . import cifar, demo, folder  # noqa: E402,F401
+from . import cifar, cityscapes, demo, folder, idx, imagenet22k  # noqa: E402,F401
 
 __all__ = ["ImageDataset", "build_dataset", "list_datasets", "register_dataset"]

@@ -9,9 +9,14 @@ import torch
 from unnas.errors import ConfigError
 
 
-def resolve_device(spec: str) -> torch.device:
+def resolve_device(spec: str, local_rank: int | None = None) -> torch.device:
+    """``local_rank`` (under torchrun) picks the process's own GPU."""
     if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        return torch.device("cuda", local_rank or 0)
+    if spec == "cuda" and local_rank is not None:
+        spec = f"cuda:{local_rank}"
     try:
         device = torch.device(spec)
     except RuntimeError:

@@ -27,6 +27,7 @@ from pretext import TaskNetwork
 from unnas.config import SearchConfig, config_to_yaml
 from unnas.data import build_dataset
 from unnas.data.sampling import SeededSampler, split_halves
+from unnas.engine import distributed
 from unnas.engine.atomic import atomic_torch_save, atomic_write_json
 from unnas.engine.device import resolve_device, set_determinism
 from unnas.engine.rng import capture_rng, restore_rng, seed_everything
@@ -86,9 +87,11 @@ class SearchResult:
 class _BatchStream:
     """Endless batches from one half, epoch after epoch, with a resumable position."""
 
-    def __init__(self, dataset, indices: list[int], seed: int, batch_size: int, num_workers: int, pin: bool):
+    def __init__(self, dataset, indices: list[int], seed: int, batch_size: int, num_workers: int, pin: bool,
+                 rank: int = 0, world_size: int = 1):
         self.dataset = dataset
-        self.sampler = SeededSampler(indices, seed, shuffle=True, batch_size=batch_size)
+        self.sampler = SeededSampler(indices, seed, shuffle=True, rank=rank, world_size=world_size,
+                                     batch_size=batch_size)
         self.batch_size, self.num_workers, self.pin = batch_size, num_workers, pin
         self.epoch, self.taken = 0, 0
         self._it: Iterator | None = None
@@ -134,7 +137,8 @@ class DartsSearch:
         validate_search_config(cfg)
         self.cfg = cfg
         self.config_yaml = config_yaml or config_to_yaml(cfg)
-        self.device = resolve_device(cfg.device)
+        self.dist = distributed.setup(cfg.device)
+        self.device = resolve_device(cfg.device, self.dist.local_rank if self.dist.enabled else None)
         set_determinism(cfg.deterministic, self.device)
         seed_everything(cfg.seed)
 
@@ -149,8 +153,13 @@ class DartsSearch:
                     "use more data or a smaller batch"
                 )
         pin = self.device.type == "cuda"
-        self.w_stream = _BatchStream(self.dataset, w_idx, cfg.seed, cfg.optim.batch_size, cfg.data.num_workers, pin)
-        self.a_stream = _BatchStream(self.dataset, a_idx, cfg.seed + 7919, cfg.optim.batch_size, cfg.data.num_workers, pin)
+        # optim.batch_size is per process; under torchrun each rank takes a strided share of
+        # the same global order, so the global batch is batch_size × world_size.
+        rank, world = self.dist.rank, self.dist.world_size
+        self.w_stream = _BatchStream(self.dataset, w_idx, cfg.seed, cfg.optim.batch_size, cfg.data.num_workers, pin,
+                                     rank, world)
+        self.a_stream = _BatchStream(self.dataset, a_idx, cfg.seed + 7919, cfg.optim.batch_size, cfg.data.num_workers,
+                                     pin, rank, world)
         full = self.w_stream.batches_per_epoch()
         self.iters_per_epoch = min(full, cfg.optim.iters_per_epoch or full)
 
@@ -158,6 +167,17 @@ class DartsSearch:
         trunk = Supernet(m.width, m.cells, self.task.input_channels, m.stem, m.reductions, m.nodes)
         self.trunk = trunk
         self.model = TaskNetwork(trunk, self.task.build_head(trunk.out_channels)).to(self.device)
+        # Under DDP, α are ordinary parameters of the wrapped module, so the α step's gradients are
+        # all-reduced like the weights' and every rank keeps identical α (the paper's release did not).
+        self.train_model = self.model
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            if m.sync_bn:
+                self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+                self.trunk = self.model.trunk
+            self.train_model = DistributedDataParallel(self.model, device_ids=ids)
         weights, arch = split_parameters(self.model)
         o = cfg.optim
         self.w_params = weights
@@ -242,7 +262,12 @@ class DartsSearch:
         return self.epoch * self.iters_per_epoch + self.iteration
 
     def save_checkpoint(self) -> None:
-        atomic_torch_save(self.run_dir.checkpoint, self.state_dict())
+        if self.dist.is_main:
+            atomic_torch_save(self.run_dir.checkpoint, self.state_dict())
+
+    def log(self, record: dict[str, Any]) -> None:
+        if self.dist.is_main:
+            self.run_dir.log(record)
 
     # ------------------------------------------------------------------ steps
     def _prepare(self, batch) -> tuple[Tensor, Tensor]:
@@ -254,7 +279,7 @@ class DartsSearch:
     def arch_step(self) -> Tensor:
         inputs, targets = self._prepare(self.a_stream.next())
         self.a_opt.zero_grad(set_to_none=True)
-        loss = self.task.loss(self.model(inputs), targets)
+        loss = self.task.loss(self.train_model(inputs), targets)
         loss.backward()
         self.a_opt.step()
         return loss.detach()
@@ -262,7 +287,7 @@ class DartsSearch:
     def weight_step(self, batch) -> tuple[Tensor, dict[str, Tensor], int]:
         inputs, targets = self._prepare(batch)
         self.w_opt.zero_grad(set_to_none=True)
-        outputs = self.model(inputs)
+        outputs = self.train_model(inputs)
         loss = self.task.loss(outputs, targets)
         loss.backward()
         nn.utils.clip_grad_norm_(self.w_params, self.cfg.optim.grad_clip)
@@ -300,6 +325,8 @@ class DartsSearch:
     def write_results(self, genotype: Genotype) -> None:
         from unnas.spaces.darts.plots import draw_genotype, plot_alphas
 
+        if not self.dist.is_main:
+            return
         rd = self.run_dir
         atomic_write_json(rd.file("genotype.json"), genotype.to_dict())
         alphas = {k: v.numpy() for k, v in self.trunk.alpha_weights().items()}
@@ -311,21 +338,30 @@ class DartsSearch:
     def run(self) -> SearchResult:
         cfg, rd = self.cfg, self.run_dir
         resumed = rd.has_checkpoint()
-        rd.prepare(self.config_yaml, ignore_keys=RESUME_MAY_CHANGE)
+        failure = None
+        if self.dist.is_main:
+            try:
+                rd.prepare(self.config_yaml, ignore_keys=RESUME_MAY_CHANGE)
+            except CheckpointError as exc:
+                failure = str(exc)
+        failure = self.dist.broadcast(failure)  # every rank stops if rank 0 cannot use the run dir
+        if failure:
+            raise CheckpointError(failure)
         if resumed:
             try:
                 state = torch.load(rd.checkpoint, map_location=self.device, weights_only=False)
             except Exception as exc:
                 raise CheckpointError(f"cannot read {rd.checkpoint}: {exc}; delete it to start over") from None
             self.load_state_dict(state)
-            rd.truncate_metrics(self.global_step)
-        else:
+            if self.dist.is_main:
+                rd.truncate_metrics(self.global_step)
+        elif self.dist.is_main:
             rd.truncate_metrics(-1)
-            rd.log({"event": "start", "step": 0, "device": str(self.device), "task": self.task.describe(),
+            rd.log({"event": "start", "world_size": self.dist.world_size, "step": 0, "device": str(self.device), "task": self.task.describe(),
                     "data": self.dataset.describe(), "params": sum(p.numel() for p in self.w_params),
                     "iters_per_epoch": self.iters_per_epoch})
         total = cfg.optim.epochs * self.iters_per_epoch
-        bar = _progress(total, self.global_step, cfg.progress, f"search {self.task.name}")
+        bar = _progress(total, self.global_step, cfg.progress and self.dist.is_main, f"search {self.task.name}")
         self.model.train()
         try:
             while self.epoch < cfg.optim.epochs:
@@ -368,7 +404,7 @@ class DartsSearch:
                     "img_per_s": window_images / dt, "inputs_per_s": window_inputs / dt,
                     "wall_clock_s": round(self.elapsed, 3),
                 }
-                self.run_dir.log(record)
+                self.log(record)
                 bar.set_postfix(loss=f"{record['loss']:.3f}", img_s=f"{record['img_per_s']:.1f}")
                 window_loss, window_inputs, window_images, window_metrics = [], 0, 0, {}
                 t_window = time.perf_counter()
@@ -387,7 +423,9 @@ class DartsSearch:
             "wall_clock_s": round(self.elapsed, 3),
         }
         self.history.append({"epoch": self.epoch, "genotype": genotype.to_dict(), "eval": evaluation})
-        self.run_dir.log(record)
+        if not distributed.replicas_identical(self.trunk.arch_parameters(), self.dist):
+            raise RuntimeError("α differs between ranks; the architecture gradients were not all-reduced")
+        self.log(record)
         self.write_results(genotype)
         self.epoch += 1
         self.iteration = 0

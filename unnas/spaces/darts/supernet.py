@@ -101,6 +101,11 @@ class Supernet(nn.Module):
         e = num_edges(nodes)
         self.alpha_normal = nn.Parameter(1e-3 * torch.randn(e, len(PRIMITIVES)))
         self.alpha_reduce = nn.Parameter(1e-3 * torch.randn(e, len(PRIMITIVES)))
+        # α of a cell type the network does not contain gets no gradient: freeze it so that
+        # optimisers and DDP see only parameters that take part.
+        kinds = {cell.reduction for cell in self.cells}
+        self.alpha_normal.requires_grad_(False in kinds)
+        self.alpha_reduce.requires_grad_(True in kinds)
 
     def forward(self, x: Tensor) -> Tensor:
         w_normal = F.softmax(self.alpha_normal, dim=-1)

@@ -1,0 +1,89 @@
+"""``unnas info``: size of an evaluation network (params, multiply-adds) as one JSON object.
+
+Also lists the published genotype names (``--list``) and the data readers (``--readers``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+NAME = "info"
+HELP = "parameters and multiply-adds of an evaluation network; list published genotypes or data readers"
+
+#: The input each setting is measured at (C, H, W): the paper's training sizes.
+INPUT_SHAPES = {"cifar": (3, 32, 32), "imagenet": (3, 224, 224), "cityscapes": (3, 1024, 2048)}
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("arch", nargs="?", help="published genotype name, genotype file or run directory")
+    parser.add_argument("--setting", choices=sorted(INPUT_SHAPES), default="imagenet",
+                        help="network family (default: imagenet)")
+    parser.add_argument("--width", type=int, help="initial channels C (default: the released width, else per setting)")
+    parser.add_argument("--cells", type=int, help="number of cells L (default: 20 / 14 / 12)")
+    parser.add_argument("--classes", type=int, help="number of classes (default: 10 / 1000 / 19)")
+    parser.add_argument("--aux", action=argparse.BooleanOptionalAction, default=None,
+                        help="build the auxiliary head (default: on for cifar and imagenet)")
+    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
+                        help="measure multiply-adds at this input size instead of the setting's")
+    parser.add_argument("--list", action="store_true", help="print the published genotype names and exit")
+    parser.add_argument("--readers", action="store_true", help="print the data readers and exit")
+
+
+def describe(arch, setting: str, width=None, cells=None, classes=None, aux=None, input_size=None) -> dict:
+    """The info record for one network; built on the meta device (no weights are allocated)."""
+    import torch
+
+    from eval.networks import build_network
+    from unnas.complexity import count_madds, count_params
+    from unnas.errors import ConfigError
+
+    with torch.device("meta"):
+        net = build_network(arch, setting, width=width, cells=cells, num_classes=classes, aux=aux)
+    channels, h, w = INPUT_SHAPES[setting]
+    if input_size is not None:
+        h, w = input_size
+    try:
+        madds = count_madds(net, (channels, h, w))
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"input {h}x{w} is too small for this {setting} network ({first}); use a larger --input-size") from None
+    params = count_params(net)
+    aux_params = count_params(net.aux_head) if net.aux_head is not None else 0
+    return {
+        "arch": arch if isinstance(arch, str) else "custom",
+        "setting": setting,
+        "width": net.trunk.width,
+        "cells": len(net.trunk.cells),
+        "classes": net.num_classes,
+        "aux": net.aux_head is not None,
+        "params": params,
+        "params_main": params - aux_params,
+        "madds": madds,
+        "input_size": [h, w],
+    }
+
+
+def run(args) -> int:
+    from unnas.errors import ConfigError
+
+    if args.list:
+        from unnas.spaces.darts.library import PUBLISHED
+
+        print("\n".join(PUBLISHED))
+        return 0
+    if args.readers:
+        from unnas.data import list_datasets
+
+        readers = list_datasets()
+        pad = max((len(n) for n in readers), default=0)
+        for name, text in readers.items():
+            print(f"{name:<{pad}}  {text}")
+        return 0
+    if not args.arch:
+        raise ConfigError("unnas info needs an architecture (a published name or a genotype file), or --list / --readers")
+    if args.input_size is not None and min(args.input_size) <= 0:
+        raise ConfigError(f"--input-size must be positive, got {args.input_size}")
+    record = describe(args.arch, args.setting, args.width, args.cells, args.classes, args.aux, args.input_size)
+    print(json.dumps(record))
+    return 0

@@ -1,0 +1,219 @@
+"""Rank statistics of a sample-based study: how well does one task rank architectures like another?
+
+Input is a results table: one row per finished run, a dict with ``arch_id``, ``task``, ``seed``
+and ``metric`` (the accuracy used for ranking, higher is better); other fields are ignored.
+Seeds are averaged first per (arch, task), as the paper does; every comparison then uses only
+the architectures finished in both tasks. Everything returned is plain dicts/lists (JSON-able).
+
+Confidence intervals are percentile bootstraps over *architectures* (resampled with
+replacement), because the architectures are the sample whose ranking we generalise from.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import defaultdict
+from itertools import combinations
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+from scipy import stats
+
+from unnas.errors import DataError
+
+REQUIRED = ("arch_id", "task", "seed", "metric")
+
+
+# ----------------------------------------------------------------------------- loading
+def read_results(path: str | Path) -> list[dict]:
+    """Rows from a ``.jsonl`` (one object per line), ``.json`` (a list, or ``{"rows": [...]}``) or ``.csv`` file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"results table {path} does not exist; pass the study's results file")
+    try:
+        if path.suffix == ".csv":
+            with path.open(newline="") as f:
+                return [dict(r) for r in csv.DictReader(f)]
+        text = path.read_text()
+        if path.suffix == ".jsonl":
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        obj = json.loads(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
+        raise DataError(f"results table {path} cannot be read: {str(exc).splitlines()[0]}") from None
+    rows = obj.get("rows") if isinstance(obj, dict) else obj
+    if not isinstance(rows, list):
+        raise DataError(f"results table {path}: expected a list of rows or {{\"rows\": [...]}}")
+    return rows
+
+
+def average_seeds(rows: Iterable[dict], complete_seeds: bool = False) -> dict[str, dict[str, float]]:
+    """``{task: {arch_id: mean metric over seeds}}``. Rows with a non-finite metric (failed runs) are skipped.
+
+    With ``complete_seeds`` an (arch, task) is kept only if it finished every seed seen for that
+    task (the paper's rule); otherwise the mean of the finished seeds is used.
+    """
+    per: dict[str, dict[str, dict]] = defaultdict(lambda: defaultdict(dict))
+    for i, row in enumerate(rows):
+        missing = [k for k in REQUIRED if k not in row]
+        if missing:
+            raise DataError(f"results row {i}: missing field(s) {', '.join(missing)}; each row needs {', '.join(REQUIRED)}")
+        try:
+            value = float(row["metric"])
+        except (TypeError, ValueError):
+            raise DataError(f"results row {i}: metric {row['metric']!r} is not a number") from None
+        if math.isfinite(value):
+            per[str(row["task"])][str(row["arch_id"])][str(row["seed"])] = value
+    out: dict[str, dict[str, float]] = {}
+    for task, archs in per.items():
+        seeds = set().union(*(s.keys() for s in archs.values()))
+        out[task] = {a: float(np.mean(list(s.values()))) for a, s in archs.items()
+                     if not complete_seeds or set(s) == seeds}
+    return out
+
+
+def common(means: dict[str, dict[str, float]], task_a: str, task_b: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Architectures finished in both tasks (sorted ids) and their two metric vectors."""
+    ids = sorted(set(means[task_a]) & set(means[task_b]))
+    return ids, np.array([means[task_a][i] for i in ids]), np.array([means[task_b][i] for i in ids])
+
+
+# ----------------------------------------------------------------------------- correlation
+def _rank_rows(x: np.ndarray) -> np.ndarray:
+    return stats.rankdata(x, axis=1)
+
+
+def _row_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    denom = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, (a * b).sum(axis=1) / denom, np.nan)
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def _interval(samples: np.ndarray, level: float) -> list[float | None]:
+    samples = samples[np.isfinite(samples)]
+    if samples.size == 0:
+        return [None, None]
+    tail = 100 * (1 - level) / 2
+    lo, hi = np.percentile(samples, [tail, 100 - tail])
+    return [float(lo), float(hi)]
+
+
+def rank_correlation(x: Sequence[float], y: Sequence[float], n_boot: int = 1000, seed: int = 0,
+                     level: float = 0.95) -> dict:
+    """Spearman ρ and Kendall τ(-b) of two paired samples, each with a percentile bootstrap CI.
+
+    Bootstrap resamples where one side is constant have no correlation and are dropped from
+    the interval. Returns ``{"n", "spearman": {"value", "ci"}, "kendall": {"value", "ci"}}``.
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    n = len(x)
+    result = {"n": n, "n_boot": n_boot, "level": level}
+    if n < 3:
+        none = {"value": None, "ci": [None, None]}
+        return {**result, "spearman": dict(none), "kendall": dict(none)}
+    rho = stats.spearmanr(x, y).statistic
+    tau = stats.kendalltau(x, y).statistic
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    xs, ys = x[idx], y[idx]
+    boot_rho = _row_pearson(_rank_rows(xs), _rank_rows(ys))
+    boot_tau = np.array([stats.kendalltau(a, b).statistic for a, b in zip(xs, ys)], dtype=np.float64)
+    result["spearman"] = {"value": _finite(rho), "ci": _interval(boot_rho, level)}
+    result["kendall"] = {"value": _finite(tau), "ci": _interval(boot_tau, level)}
+    return result
+
+
+def pairwise_correlations(means: dict[str, dict[str, float]], n_boot: int = 1000, seed: int = 0,
+                          level: float = 0.95, tasks: Sequence[str] | None = None) -> list[dict]:
+    """:func:`rank_correlation` for every pair of tasks, on the architectures common to the pair."""
+    tasks = list(tasks) if tasks is not None else sorted(means)
+    out = []
+    for a, b in combinations(tasks, 2):
+        _ids, x, y = common(means, a, b)
+        out.append({"task_a": a, "task_b": b, **rank_correlation(x, y, n_boot, seed, level)})
+    return out
+
+
+# ----------------------------------------------------------------------------- best of m
+def experiment_sizes(n: int) -> list[int]:
+    """m = 1, 2, 4, … up to n/2 (the paper's Fig. 5 grid)."""
+    sizes, m = [], 1
+    while m <= max(n // 2, 1) and m <= n:
+        sizes.append(m)
+        m *= 2
+    return sizes
+
+
+def best_of_m(proxy: Sequence[float], target: Sequence[float], sizes: Sequence[int] | None = None,
+              trials: int = 1000, seed: int = 2) -> list[dict]:
+    """Simulate a search that trains m random architectures and keeps the best by the proxy task.
+
+    For each m: ``trials`` times draw m architectures without replacement, pick the best by
+    ``proxy`` and record its ``target`` accuracy. Returns per m the mean and (population) std of
+    that accuracy, plus ``oracle_mean``: the same with a perfect proxy (the target itself).
+    """
+    proxy, target = np.asarray(proxy, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    n = len(proxy)
+    if n != len(target):
+        raise ValueError(f"proxy and target need the same length, got {n} and {len(target)}")
+    if n == 0:
+        return []
+    rng = np.random.default_rng(seed)
+    out = []
+    for m in (sizes if sizes is not None else experiment_sizes(n)):
+        if not 1 <= m <= n:
+            raise ValueError(f"experiment size m={m} must be in 1..{n}")
+        # the first m columns of a random permutation per trial = m draws without replacement
+        picks = np.argsort(rng.random((trials, n)), axis=1)[:, :m]
+        chosen = picks[np.arange(trials), np.argmax(proxy[picks], axis=1)]
+        acc = target[chosen]
+        out.append({"m": int(m), "mean": float(acc.mean()), "std": float(acc.std()), "trials": int(trials),
+                    "oracle_mean": float(target[picks].max(axis=1).mean())})
+    return out
+
+
+# ----------------------------------------------------------------------------- everything
+def default_target(tasks: Sequence[str]) -> str:
+    """The reference task for best-of-m: supervised classification when present."""
+    for name in ("cls", "classification"):
+        if name in tasks:
+            return name
+    return sorted(tasks)[0]
+
+
+def analyze(rows: Iterable[dict], target: str | None = None, n_boot: int = 1000, trials: int = 1000,
+            seed: int = 0, level: float = 0.95, complete_seeds: bool = False) -> dict:
+    """The full analysis of a results table.
+
+    Returns ``{"tasks", "archs_per_task", "target", "correlations": [...], "best_of_m": {proxy: {...}}}``
+    where ``best_of_m[proxy]`` holds ``n`` (archs common to proxy and target) and ``curve``
+    (see :func:`best_of_m`). ``target`` defaults to ``cls`` when present.
+    """
+    means = average_seeds(rows, complete_seeds=complete_seeds)
+    if not means:
+        raise DataError("results table has no finished runs (no row with a finite metric)")
+    tasks = sorted(means)
+    if target is None:
+        target = default_target(tasks)
+    elif target not in means:
+        raise DataError(f"target task {target!r} has no results; tasks present: {', '.join(tasks)}")
+    curves = {}
+    for proxy in tasks:
+        if proxy == target:
+            continue
+        ids, p, t = common(means, proxy, target)
+        curves[proxy] = {"n": len(ids), "curve": best_of_m(p, t, trials=trials, seed=seed)}
+    return {
+        "tasks": tasks,
+        "archs_per_task": {t: len(means[t]) for t in tasks},
+        "target": target,
+        "correlations": pairwise_correlations(means, n_boot, seed, level, tasks),
+        "best_of_m": curves,
+    }

@@ -1,0 +1,82 @@
+"""Write a study's analysis into its directory: ``analysis.json``, the figures and ``report.md``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterable
+
+from unnas.engine.atomic import atomic_write_json, atomic_write_text
+
+from .analysis import analyze, average_seeds, common
+from .plots import best_of_m_plot, scatter_pair
+
+FIGURES = "figures"
+
+
+def figure_name(key: str) -> str:
+    """A file-name-safe version of a task-pair key (task names may hold '/' or spaces)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", key)
+
+
+def _cell(stat: dict) -> str:
+    value, (lo, hi) = stat["value"], stat["ci"]
+    if value is None:
+        return "n/a"
+    return f"{value:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None else "")
+
+
+def render_report(result: dict, figures: dict[str, str], title: str = "Study report") -> str:
+    """Markdown for an :func:`~unnas.study.analysis.analyze` result; ``figures`` maps names to relative paths."""
+    level = int(round(100 * result["correlations"][0]["level"])) if result["correlations"] else 95
+    lines = [f"# {title}", "",
+             "Seeds are averaged per (architecture, task); each pair uses the architectures finished in both. "
+             f"Intervals are {level}% percentile bootstraps over architectures.", "",
+             "| task | architectures |", "|---|---|"]
+    lines += [f"| {t} | {n} |" for t, n in result["archs_per_task"].items()]
+    lines += ["", "## Rank correlations", "",
+              f"| task A | task B | n | Spearman ρ [{level}% CI] | Kendall τ [{level}% CI] | plot |",
+              "|---|---|---|---|---|---|"]
+    for c in result["correlations"]:
+        key = f"{c['task_a']}__{c['task_b']}"
+        link = f"[png]({figures[key]})" if key in figures else ""
+        lines.append(f"| {c['task_a']} | {c['task_b']} | {c['n']} | {_cell(c['spearman'])} | {_cell(c['kendall'])} | {link} |")
+    lines += ["", f"## Best of m (target: {result['target']})", "",
+              "Draw m architectures at random, keep the best by the proxy task, report its target accuracy "
+              "(mean ± std over trials).", ""]
+    if "best_of_m" in figures:
+        lines += [f"![best of m]({figures['best_of_m']})", ""]
+    for proxy, entry in result["best_of_m"].items():
+        lines += [f"**{proxy}** (n = {entry['n']})", "", "| m | mean | std | oracle mean |", "|---|---|---|---|"]
+        lines += [f"| {c['m']} | {c['mean']:.3f} | {c['std']:.3f} | {c['oracle_mean']:.3f} |" for c in entry["curve"]]
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(study_dir: str | Path, rows: Iterable[dict], target: str | None = None, n_boot: int = 1000,
+                 trials: int = 1000, seed: int = 0, complete_seeds: bool = False,
+                 title: str = "Study report") -> dict:
+    """Analyse ``rows`` and write ``analysis.json``, ``figures/*.png`` and ``report.md`` into ``study_dir``.
+
+    Returns the analysis dict with ``"files"`` (paths relative to ``study_dir``) added.
+    """
+    study_dir = Path(study_dir)
+    (study_dir / FIGURES).mkdir(parents=True, exist_ok=True)
+    rows = list(rows)
+    result = analyze(rows, target=target, n_boot=n_boot, trials=trials, seed=seed, complete_seeds=complete_seeds)
+    means = average_seeds(rows, complete_seeds=complete_seeds)
+    figures: dict[str, str] = {}
+    for c in result["correlations"]:
+        key = f"{c['task_a']}__{c['task_b']}"
+        _ids, x, y = common(means, c["task_a"], c["task_b"])
+        rel = f"{FIGURES}/scatter_{figure_name(key)}.png"
+        scatter_pair(x, y, c["task_a"], c["task_b"], c, study_dir / rel)
+        figures[key] = rel
+    if result["best_of_m"]:
+        rel = f"{FIGURES}/best_of_m.png"
+        best_of_m_plot(result["best_of_m"], result["target"], study_dir / rel)
+        figures["best_of_m"] = rel
+    result["files"] = {"report": "report.md", "analysis": "analysis.json", "figures": figures}
+    atomic_write_json(study_dir / "analysis.json", result)
+    atomic_write_text(study_dir / "report.md", render_report(result, figures, title))
+    return result
