@@ -93,6 +93,13 @@ class Task(abc.ABC):
         count = float(sums["count"])
         return {k: float(v) / max(count, 1.0) for k, v in sums.items() if k != "count"}
 
+    def state_dict(self) -> dict:
+        """Running state a checkpoint must carry (e.g. colorization's bin prior); none by default."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
     # ------------------------------------------------------------------ helpers
     def check_images(self, images: Tensor) -> None:
         """Raise a one-line TaskError for a batch this task cannot use."""

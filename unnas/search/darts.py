@@ -237,6 +237,8 @@ class DartsSearch:
             "elapsed": self.elapsed,
             "history": self.history,
             "step": self.global_step,
+            # tasks with running state (colorization's bin prior when rebalancing) carry it along
+            "task": self.task.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -256,6 +258,7 @@ class DartsSearch:
         restore_rng(state["rng"], {"task": self.task_gen})
         self.elapsed = state["elapsed"]
         self.history = state["history"]
+        self.task.load_state_dict(state.get("task") or {})
 
     @property
     def global_step(self) -> int:
