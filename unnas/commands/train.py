@@ -1,0 +1,93 @@
+"""``unnas train ARCH [CONFIG] [key=value …]``: train a fixed architecture from scratch and evaluate it.
+
+ARCH is a published name (``darts_v2``), a genotype file (JSON/YAML, the paper's list form) or
+an ``unnas search`` run directory. CONFIG is a YAML file or a short name under
+``configs/eval/`` (``cls/darts_v2``, ``cls/cifar_darts_v2``, ``seg/darts_v2``, ``cls/demo``).
+Re-running the same command with the same ``out_dir`` resumes; under ``torchrun`` it trains
+with DistributedDataParallel (``recipe.batch_size`` is per process).
+"""
+
+from __future__ import annotations
+
+NAME = "train"
+HELP = "train a fixed architecture (published name, genotype file or search run) and evaluate it"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("arch", metavar="ARCH", help="published genotype name, genotype file or search run directory")
+    parser.add_argument("args", nargs="*", metavar="[CONFIG] [key=value ...]",
+                        help="a YAML config (path or short name such as cls/darts_v2) and/or dotlist overrides")
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+
+
+def load_train_config(arch: str, args: list[str]):
+    from unnas.commands.search import split_config_args
+    from unnas.config import TrainConfig, load_config, resolve_config_path
+    from unnas.engine.train_setup import resolve_train_config
+
+    config, overrides = split_config_args(args)
+    path = resolve_config_path(config, "eval") if config else None
+    cfg = load_config(TrainConfig, path, overrides)
+    cfg.arch = arch
+    return resolve_train_config(cfg)
+
+
+def _summary(metrics: dict) -> str:
+    shown = {k: v for k, v in metrics.items() if not k.startswith("iou/")}
+    return ", ".join(f"{k} {v:.2f}" for k, v in shown.items())
+
+
+def run(args) -> int:
+    from unnas.config import config_to_yaml
+
+    cfg = load_train_config(args.arch, args.args)
+    if args.print_config:
+        print(config_to_yaml(cfg), end="")
+        return 0
+    from torch import nn
+
+    from unnas.data import build_dataset
+    from unnas.engine import distributed
+    from unnas.engine.atomic import atomic_write_json
+    from unnas.engine.device import resolve_device, set_determinism
+    from unnas.engine.rng import seed_everything
+    from unnas.engine.train_setup import build_model, build_task, build_test_set
+    from unnas.engine.trainer import train_and_evaluate, validate_recipe
+    from unnas.spaces.darts.genotype import load_genotype
+
+    genotype = load_genotype(cfg.arch)  # a bad ARCH fails before any data is read
+    validate_recipe(cfg.recipe)
+    try:
+        dist = distributed.setup(cfg.device)
+        device = resolve_device(cfg.device, dist.local_rank if dist.enabled else None)
+        set_determinism(cfg.deterministic, device)
+        seed_everything(cfg.seed)
+        train_set = build_dataset(cfg.data, cfg.data.split, train=True)
+        test_set = build_test_set(cfg)
+        task = build_task(cfg, train_set)
+        model = build_model(cfg, task, genotype)
+        if cfg.sync_bn and dist.enabled and device.type == "cuda":
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        if dist.is_main:
+            world = f" × {dist.world_size} processes" if dist.enabled else ""
+            print(f"unnas train: {cfg.arch} ({cfg.setting}, {cfg.task}) on {cfg.data.name} "
+                  f"({len(train_set)} train / {len(test_set)} {cfg.data.test_split} images), {cfg.recipe.epochs} epochs "
+                  f"on {device}{world}; run dir {cfg.out_dir}", flush=True)
+        result = train_and_evaluate(model, task, train_set, test_set, cfg.recipe, run_dir=cfg.out_dir, device=device,
+                                    seed=cfg.seed, progress=cfg.progress and dist.is_main,
+                                    config_yaml=config_to_yaml(cfg))
+    finally:
+        distributed.teardown()
+    if dist.is_main:
+        from pathlib import Path
+
+        out = Path(cfg.out_dir)
+        atomic_write_json(out / "genotype.json", genotype.to_dict())
+        atomic_write_json(out / "results.json", {k: v for k, v in result.items() if k != "history"})
+        state = "resumed" if result["resumed"] else "new"
+        print(f"{state} run, {result['epochs']} epochs, {result['params']:,} parameters, "
+              f"{result['wall_clock_s']:.1f} s")
+        print(f"final ({cfg.data.test_split}): {_summary(result['final'])}")
+        print(f"best  ({cfg.data.test_split}): {_summary(result['best'])}")
+        print(f"run directory: {out}")
+    return 0

@@ -1,0 +1,149 @@
+"""Build a fixed-architecture run from a :class:`~unnas.config.TrainConfig`: task, data, network.
+
+Shared by ``unnas train`` and ``unnas eval`` so that evaluation rebuilds exactly the trained
+model. Data-dependent task options (normalisation, number of classes) are written back into
+the config, so the run directory's config.yaml records them and evaluation reuses them.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+import pretext
+from eval.networks import DEFAULTS, SETTINGS, SegmentationNetwork, build_network, default_width
+from unnas.config.train_schema import TrainConfig
+from unnas.data import build_dataset
+from unnas.errors import ConfigError, TaskError
+from unnas.spaces.darts.genotype import Genotype, load_genotype
+
+#: Readers whose held-out split is called ``test`` (the others use ``val``).
+TEST_SPLIT_READERS = ("cifar10", "fashion_mnist", "idx")
+
+
+def resolve_train_config(cfg: TrainConfig) -> TrainConfig:
+    """Fill the defaults that depend on other keys (task, test split, out_dir) and check the setting."""
+    if not cfg.arch:
+        raise ConfigError("no architecture given; pass ARCH (a published name such as darts_v2, a genotype file "
+                          "or an `unnas search` run directory)")
+    if cfg.setting not in SETTINGS:
+        raise ConfigError(f"setting={cfg.setting!r} is unknown; choose one of {', '.join(SETTINGS)}")
+    if cfg.task is None:
+        cfg.task = "segmentation" if cfg.setting == "cityscapes" else "classification"
+    if cfg.data.test_split is None:
+        cfg.data.test_split = "test" if cfg.data.name in TEST_SPLIT_READERS else "val"
+    if cfg.out_dir is None:
+        cfg.out_dir = f"runs/train-{cfg.setting}-{cfg.task}"
+    if cfg.model.width is None:  # recorded, so evaluation rebuilds the same width from genotype.json
+        cfg.model.width = default_width(cfg.arch, cfg.setting)
+    if cfg.model.cells is None:
+        cfg.model.cells = DEFAULTS[cfg.setting]["cells"]
+    if cfg.model.aux is None:  # only the classification networks carry an auxiliary head
+        cfg.model.aux = bool(DEFAULTS[cfg.setting]["aux"]) and cfg.task == "classification"
+    return cfg
+
+
+def build_task(cfg: TrainConfig, dataset) -> pretext.Task:
+    """The task of ``cfg``; mean/std and num_classes default to the dataset's and are recorded in
+    ``cfg.task_options``."""
+    options: dict[str, Any] = dict(cfg.task_options)
+    params = inspect.signature(pretext.get_task_class(cfg.task).__init__).parameters
+    if "mean" in params and "mean" not in options:
+        options["mean"], options["std"] = [float(m) for m in dataset.mean], [float(s) for s in dataset.std]
+    if "num_classes" in params and "num_classes" not in options and dataset.num_classes:
+        options["num_classes"] = int(dataset.num_classes)
+    task = pretext.build_task(cfg.task, **options)
+    check_task_fits_data(task, dataset, cfg)
+    cfg.task_options = options
+    return task
+
+
+def check_task_fits_data(task: pretext.Task, dataset, cfg: TrainConfig) -> None:
+    name = cfg.data.name
+    if task.needs_labels and dataset.label_kind != task.needs_labels:
+        raise TaskError(f"task {task.name!r} needs {task.needs_labels} labels but data.name={name!r} has "
+                        f"{dataset.label_kind or 'no labels'}; use a labelled reader or a label-free task")
+    if task.needs_color and not dataset.is_color:
+        raise TaskError(f"task {task.name!r} needs colour images but data.name={name!r} is grayscale")
+    n_task = getattr(task, "num_classes", None)
+    if task.needs_labels == "class" and dataset.num_classes and n_task is not None and n_task < dataset.num_classes:
+        raise TaskError(f"task_options.num_classes={n_task} but the data has {dataset.num_classes} classes")
+
+
+class FirstImages(Dataset):
+    """The first ``n`` samples of a reader, keeping its attributes (classes, mean, std, …)."""
+
+    def __init__(self, dataset, n: int):
+        self.dataset, self.n = dataset, min(n, len(dataset))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, key):
+        index = key[0] if isinstance(key, tuple) else key
+        if not 0 <= index < self.n:
+            raise IndexError(f"index {index} out of range for the first {self.n} images")
+        return self.dataset[key]
+
+    def __getattr__(self, name: str):
+        if name in ("dataset", "n"):
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+
+def build_test_set(cfg: TrainConfig, split: str | None = None):
+    """The evaluation split (default ``data.test_split``), cut to ``data.max_test_images``."""
+    n = cfg.data.max_test_images
+    if n is not None and n < 1:
+        raise ConfigError(f"data.max_test_images={n} is invalid: must be at least 1 (or null for all)")
+    dataset = build_dataset(cfg.data, split or cfg.data.test_split, train=False)
+    return dataset if n is None else FirstImages(dataset, n)
+
+
+class PaddedSegmentationNetwork(SegmentationNetwork):
+    """The Cityscapes network run at the next (16k+1)×(16m+1) size, logits cropped back.
+
+    With output stride 16 and align-corners upsampling, 16k+1 pixels put every feature on an
+    input pixel (the paper pads 1024×2048 validation images to 1025×2049 and trains on 769
+    crops). Padding is zeros after normalisation (the mean colour), bottom and right only, so
+    the crop keeps each logit over its own pixel; state dicts equal SegmentationNetwork's.
+    """
+
+    stride = 16
+
+    def forward(self, x: Tensor) -> Tensor:
+        h, w = x.shape[-2:]
+        pad_h, pad_w = (1 - h) % self.stride, (1 - w) % self.stride
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h))
+        return super().forward(x)[..., :h, :w]
+
+
+def _segmentation_network(genotype: Genotype, cfg: TrainConfig, num_classes: int,
+                          in_channels: int) -> nn.Module:
+    m = cfg.model
+    if m.aux:
+        raise ConfigError("model.aux=true but the cityscapes network has no auxiliary head; set model.aux=false")
+    return PaddedSegmentationNetwork(genotype, m.width, m.cells, num_classes, aspp_channels=m.aspp_channels or 256,
+                                     in_channels=in_channels)
+
+
+def build_model(cfg: TrainConfig, task: pretext.Task, genotype: Genotype | None = None) -> nn.Module:
+    """Classification: the setting's network with its own classifier (and aux head); segmentation
+    on cityscapes: the ASPP network; any other task: the network's cell trunk plus the task's head.
+    Expects a config passed through :func:`resolve_train_config` (width and cells filled)."""
+    genotype = load_genotype(cfg.arch) if genotype is None else genotype
+    m = cfg.model
+    num_classes = m.num_classes or getattr(task, "num_classes", None)
+    if cfg.task == "segmentation" and cfg.setting == "cityscapes":
+        return _segmentation_network(genotype, cfg, num_classes or 19, task.input_channels)
+    if cfg.task == "classification":
+        return build_network(genotype, cfg.setting, m.width, m.cells, num_classes, m.aux, 0.0, task.input_channels)
+    if m.aux:
+        raise ConfigError(f"model.aux=true but task {cfg.task!r} uses its own head; set model.aux=false")
+    net = build_network(genotype, cfg.setting, m.width, m.cells, num_classes or 2, False, 0.0, task.input_channels)
+    return pretext.TaskNetwork(net.trunk, task.build_head(net.trunk.out_channels))

@@ -1,0 +1,389 @@
+"""Train a fixed architecture with any task, evaluating on a test split; resumable.
+
+One recipe for every setting (CIFAR, ImageNet mobile, Cityscapes, pretext tasks): SGD with
+cosine lr stepped per epoch after an optional linear warm-up, an auxiliary loss when the model
+returns ``(logits, aux_logits)`` in training, a drop-path probability that grows linearly with
+the epoch, optional precise BN statistics, and metrics summed over the whole test split (and
+over ranks) before the task summarizes them — so mIoU comes from one confusion matrix.
+
+Used by ``unnas train`` (with a run directory) and by studies (``run_dir=None``: in memory).
+Everything that can fail because of user input is checked before the run directory is
+touched. The checkpoint, written atomically after every epoch, carries weights, optimizer,
+epoch, RNG states and history; the data order and every augmentation are functions of
+``(seed, epoch, position)``, so a resumed run repeats the uninterrupted one bit for bit (CPU,
+deterministic algorithms).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as torch_dist
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+import pretext
+from unnas.config.train_schema import Recipe
+from unnas.data.sampling import SeededSampler
+from unnas.engine import distributed
+from unnas.engine.atomic import atomic_torch_save
+from unnas.engine.precise_bn import bn_layers, update_bn_stats
+from unnas.engine.rng import capture_rng, restore_rng
+from unnas.engine.rundir import RunDir
+from unnas.errors import CheckpointError, ConfigError, DataError
+
+__all__ = ["Recipe", "evaluate", "epoch_lr", "train_and_evaluate", "validate_recipe"]
+
+CHECKPOINT_FORMAT = "unnas-train-v1"
+#: Config keys a resumed `unnas train` may change (they do not change the result).
+RESUME_MAY_CHANGE = ("progress", "device", "data.num_workers", "recipe.num_workers", "recipe.test_batch_size")
+#: Train-log lines per epoch in metrics.jsonl (besides the epoch-end record).
+LOGS_PER_EPOCH = 10
+
+
+def validate_recipe(r: Recipe) -> None:
+    """Value checks with a one-line message naming the field."""
+    checks = [
+        (r.epochs >= 1, "epochs", r.epochs, "at least 1"),
+        (r.batch_size >= 1, "batch_size", r.batch_size, "at least 1"),
+        (r.lr > 0, "lr", r.lr, "positive"),
+        (0 <= r.lr_min <= r.lr, "lr_min", r.lr_min, "in [0, lr]"),
+        (0 <= r.momentum < 1, "momentum", r.momentum, "in [0, 1)"),
+        (not r.nesterov or r.momentum > 0, "nesterov", r.nesterov, "false when momentum is 0"),
+        (r.weight_decay >= 0, "weight_decay", r.weight_decay, "0 or more"),
+        (0 <= r.warmup_epochs <= r.epochs, "warmup_epochs", r.warmup_epochs, "in [0, epochs]"),
+        (0 < r.warmup_factor <= 1, "warmup_factor", r.warmup_factor, "in (0, 1]"),
+        (r.grad_clip is None or r.grad_clip > 0, "grad_clip", r.grad_clip, "positive (or null for none)"),
+        (r.aux_weight >= 0, "aux_weight", r.aux_weight, "0 or more"),
+        (0 <= r.drop_path < 1, "drop_path", r.drop_path, "in [0, 1)"),
+        (r.test_batch_size >= 1, "test_batch_size", r.test_batch_size, "at least 1"),
+        (r.precise_bn_batches >= 0, "precise_bn_batches", r.precise_bn_batches, "0 or more"),
+        (r.eval_every >= 1, "eval_every", r.eval_every, "at least 1"),
+        (r.num_workers >= 0, "num_workers", r.num_workers, "0 or more"),
+        (r.max_iters_per_epoch is None or r.max_iters_per_epoch >= 1, "max_iters_per_epoch",
+         r.max_iters_per_epoch, "at least 1 (or null for the whole split)"),
+    ]
+    for ok, key, value, rule in checks:
+        if not ok:
+            raise ConfigError(f"recipe.{key}={value!r} is invalid: must be {rule}")
+
+
+def epoch_lr(r: Recipe, epoch: int) -> float:
+    """Cosine from lr to lr_min over the epochs, times a linear warm-up factor (pycls style)."""
+    lr = r.lr_min + 0.5 * (r.lr - r.lr_min) * (1 + math.cos(math.pi * epoch / r.epochs))
+    if epoch < r.warmup_epochs:
+        alpha = epoch / r.warmup_epochs
+        lr *= r.warmup_factor * (1 - alpha) + alpha
+    return lr
+
+
+def _loader(dataset, batch_size: int, sampler, num_workers: int, device: torch.device,
+            drop_last: bool = False) -> DataLoader:
+    # Our own generator: creating an iterator then draws no number from the global RNG, which
+    # drop-path uses, so where an epoch starts cannot change the training.
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last, num_workers=num_workers,
+                      pin_memory=device.type == "cuda", generator=torch.Generator())
+
+
+def _prepare(task: pretext.Task, batch, device: torch.device, train: bool, generator: torch.Generator):
+    images, labels = batch
+    images = images.to(device, non_blocking=True)
+    labels = labels.to(device, non_blocking=True) if task.needs_labels else None
+    return task.prepare(images, labels, train=train, generator=generator)
+
+
+def _main_output(outputs) -> Tensor:
+    return outputs[0] if isinstance(outputs, (tuple, list)) else outputs
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, task: pretext.Task, dataset, *, batch_size: int, device: torch.device, seed: int,
+             num_workers: int = 0, dist_ctx: distributed.DistContext | None = None) -> dict[str, float]:
+    """``task.summarize`` of metric sums over the whole ``dataset``, in eval mode.
+
+    Under DDP each rank takes a strided share (every image exactly once) and the sums are
+    all-reduced. The task's own randomness (jigsaw permutations) comes from a generator seeded
+    with ``seed``, so repeated evaluations see the same inputs.
+    """
+    ctx = dist_ctx or distributed.DistContext()
+    keys = [(i, seed) for i in range(ctx.rank, len(dataset), ctx.world_size)]
+    loader = _loader(dataset, batch_size, keys, num_workers, device)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    sums: dict[str, Tensor] = {}
+    try:
+        for batch in loader:
+            inputs, targets = _prepare(task, batch, device, False, generator)
+            for k, v in task.metric_sums(_main_output(model(inputs)), targets).items():
+                v = v.double() if v.is_floating_point() else v
+                sums[k] = sums[k] + v if k in sums else v
+    finally:
+        model.train(was_training)
+    if ctx.enabled:
+        for k in sorted(sums):
+            torch_dist.all_reduce(sums[k])
+    return task.summarize(sums)
+
+
+def _set_drop_prob(model: nn.Module, prob: float) -> None:
+    for module in model.modules():
+        if hasattr(module, "drop_prob"):
+            module.drop_prob = prob
+
+
+def _average_bn_stats(model: nn.Module, ctx: distributed.DistContext) -> None:
+    """Each rank computed precise BN stats on its own share: use the mean over ranks."""
+    for bn in bn_layers(model):
+        for buf in (bn.running_mean, bn.running_var):
+            torch_dist.all_reduce(buf)
+            buf.div_(ctx.world_size)
+
+
+class _Training:
+    """Everything for one run, built without touching the disk; :meth:`fit` runs it."""
+
+    def __init__(self, model: nn.Module, task: pretext.Task, train_set, test_set, recipe: Recipe,
+                 device: torch.device, seed: int):
+        validate_recipe(recipe)
+        self.task, self.train_set, self.test_set, self.recipe = task, train_set, test_set, recipe
+        self.device, self.seed = device, int(seed)
+        self.dist = distributed.setup("cpu" if device.type == "cpu" else "auto")
+        rank, world = self.dist.rank, self.dist.world_size
+        self.sampler = SeededSampler(range(len(train_set)), self.seed, shuffle=True, rank=rank, world_size=world,
+                                     batch_size=recipe.batch_size)
+        full = self.sampler.num_samples() // recipe.batch_size
+        if full == 0:
+            raise DataError(f"the train split has {len(train_set)} images, fewer than recipe.batch_size="
+                            f"{recipe.batch_size} × {world} process(es); use more data or a smaller batch")
+        if len(test_set) < world:
+            raise DataError(f"the test split has {len(test_set)} images, fewer than the {world} processes")
+        self.iters_per_epoch = min(full, recipe.max_iters_per_epoch or full)
+        self.model = model.to(device)
+        self.train_model = model
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [device.index] if device.type == "cuda" else None
+            self.train_model = DistributedDataParallel(model, device_ids=ids)
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.SGD(self.params, lr=recipe.lr, momentum=recipe.momentum,
+                                         nesterov=recipe.nesterov, weight_decay=recipe.weight_decay)
+        # The task's own randomness (jigsaw permutations, grayscale draws) lives on the device.
+        self.task_gen = torch.Generator(device=device).manual_seed(self.seed)
+        self.epoch = 0  # next epoch to run
+        self.elapsed = 0.0
+        self.history: list[dict[str, Any]] = []
+        self.run_dir: RunDir | None = None
+
+    # ------------------------------------------------------------------ state
+    def _recipe_key(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self.recipe)
+        for k in ("num_workers", "test_batch_size"):
+            d.pop(k)
+        return {**d, "seed": self.seed}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            # written at epoch ends only (an epoch takes minutes even on ImageNet with 8 GPUs)
+            "epoch": self.epoch, "iteration": 0, "rng": capture_rng({"task": self.task_gen}),
+            "history": self.history, "elapsed": self.elapsed, "recipe": self._recipe_key(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any], path: Path) -> None:
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"{path} is not an unnas train checkpoint; use a new out_dir")
+        old, new = state["recipe"], self._recipe_key()
+        for key in new:
+            if old.get(key) != new[key]:
+                raise CheckpointError(f"{path} was trained with recipe {key}={old.get(key)!r}, but this run asks for "
+                                      f"{new[key]!r}; use the same settings to resume, or a new out_dir")
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            raise CheckpointError(f"{path} was written for another model ({str(exc).splitlines()[0][:120]}); "
+                                  "use a new out_dir") from None
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch, self.elapsed, self.history = state["epoch"], state["elapsed"], state["history"]
+        restore_rng(state["rng"], {"task": self.task_gen})
+
+    def _log(self, record: dict[str, Any]) -> None:
+        if self.run_dir is not None and self.dist.is_main:
+            self.run_dir.log(record)
+
+    def _open_run_dir(self, run_dir: str | Path, config_yaml: str | None) -> bool:
+        """Create or check the run directory; load its checkpoint. Returns whether the run resumed."""
+        rd = self.run_dir = RunDir(run_dir)
+        failure = None
+        if self.dist.is_main:
+            try:
+                if config_yaml is not None:
+                    rd.prepare(config_yaml, ignore_keys=RESUME_MAY_CHANGE)
+                elif rd.path.exists() and not rd.path.is_dir():
+                    raise CheckpointError(f"run directory {rd.path} exists and is not a directory; choose another")
+                else:
+                    rd.path.mkdir(parents=True, exist_ok=True)
+            except CheckpointError as exc:
+                failure = str(exc)
+        failure = self.dist.broadcast(failure)  # every rank stops if rank 0 cannot use the run dir
+        if failure:
+            raise CheckpointError(failure)
+        if not rd.has_checkpoint():
+            if self.dist.is_main:
+                rd.truncate_metrics(-1)
+            return False
+        try:
+            state = torch.load(rd.checkpoint, map_location="cpu", weights_only=False)
+        except Exception as exc:
+            raise CheckpointError(f"cannot read {rd.checkpoint}: {exc}; delete it to start over") from None
+        self.load_state_dict(state, rd.checkpoint)
+        if self.dist.is_main:
+            rd.truncate_metrics(self.epoch * self.iters_per_epoch)
+        return True
+
+    # ------------------------------------------------------------------ loop
+    def fit(self, run_dir: str | Path | None, progress: bool, config_yaml: str | None) -> dict[str, Any]:
+        resumed = self._open_run_dir(run_dir, config_yaml) if run_dir is not None else False
+        if not resumed:
+            torch.manual_seed(self.seed)  # drop-path draws: a function of the seed alone
+            self._log({"event": "start", "step": 0, "device": str(self.device), "world_size": self.dist.world_size,
+                       "task": self.task.describe(), "train_images": len(self.train_set),
+                       "test_images": len(self.test_set), "params": self.num_params(),
+                       "iters_per_epoch": self.iters_per_epoch, "recipe": dataclasses.asdict(self.recipe)})
+        from tqdm.auto import tqdm
+
+        r = self.recipe
+        bar = tqdm(total=r.epochs * self.iters_per_epoch, initial=self.epoch * self.iters_per_epoch,
+                   disable=not (progress and self.dist.is_main), desc=f"train {self.task.name}", unit="it",
+                   dynamic_ncols=True)
+        try:
+            while self.epoch < r.epochs:
+                self._end_epoch(*self._train_epoch(bar))
+        finally:
+            bar.close()
+        return self.results(resumed)
+
+    def _step(self, batch) -> tuple[Tensor, dict[str, Tensor]]:
+        inputs, targets = _prepare(self.task, batch, self.device, True, self.task_gen)
+        outputs = self.train_model(inputs)
+        logits = _main_output(outputs)
+        loss = self.task.loss(logits, targets)
+        if isinstance(outputs, (tuple, list)) and len(outputs) > 1:
+            loss = loss + self.recipe.aux_weight * self.task.loss(outputs[1], targets)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.recipe.grad_clip is not None:
+            nn.utils.clip_grad_norm_(self.params, self.recipe.grad_clip)
+        self.optimizer.step()
+        with torch.no_grad():
+            metrics = self.task.metrics(logits.detach(), targets)
+        return loss.detach(), metrics
+
+    def _train_epoch(self, bar) -> tuple[float, float]:
+        r, ipe = self.recipe, self.iters_per_epoch
+        lr = epoch_lr(r, self.epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        _set_drop_prob(self.model, r.drop_path * self.epoch / r.epochs)
+        self.model.train()
+        self.sampler.set_epoch(self.epoch)
+        loader = _loader(self.train_set, r.batch_size, self.sampler, r.num_workers, self.device, drop_last=True)
+        log_every = max(1, ipe // LOGS_PER_EPOCH)
+        losses: list[Tensor] = []
+        window: dict[str, list[Tensor]] = {}
+        images = 0
+        t_window = t_last = time.perf_counter()
+        for it, batch in enumerate(loader):
+            if it == ipe:
+                break
+            loss, metrics = self._step(batch)
+            losses.append(loss)
+            images += batch[0].shape[0]
+            for k, v in {"loss": loss, **metrics}.items():
+                window.setdefault(k, []).append(v)
+            now = time.perf_counter()
+            self.elapsed += now - t_last
+            t_last = now
+            bar.update(1)
+            if (it + 1) % log_every == 0 or it + 1 == ipe:
+                means = {k: float(torch.stack(v).float().mean()) for k, v in window.items()}
+                img_s = images / max(now - t_window, 1e-9)
+                self._log({"step": self.epoch * ipe + it + 1, "epoch": self.epoch, "iter": it + 1, **means, "lr": lr,
+                           "img_per_s": round(img_s, 2), "wall_clock_s": round(self.elapsed, 3)})
+                bar.set_postfix(loss=f"{means['loss']:.3f}", img_s=f"{img_s:.1f}")
+                window, images, t_window = {}, 0, time.perf_counter()
+        epoch_loss = torch.stack(losses).float().mean()
+        if self.dist.enabled:
+            torch_dist.all_reduce(epoch_loss)
+            epoch_loss /= self.dist.world_size
+        return float(epoch_loss), lr
+
+    def _precise_bn(self) -> None:
+        r = self.recipe
+        sampler = SeededSampler(range(len(self.train_set)), self.seed + 1_000_033, shuffle=True, rank=self.dist.rank,
+                                world_size=self.dist.world_size, batch_size=r.batch_size)
+        sampler.set_epoch(self.epoch)
+        loader = _loader(self.train_set, r.batch_size, sampler, r.num_workers, self.device, drop_last=True)
+        generator = torch.Generator(device=self.device).manual_seed(self.seed * 1_000_003 + self.epoch)
+        inputs = (_prepare(self.task, batch, self.device, True, generator)[0] for batch in loader)
+        update_bn_stats(self.model, inputs, r.precise_bn_batches)
+        if self.dist.enabled:
+            _average_bn_stats(self.model, self.dist)
+
+    def _end_epoch(self, train_loss: float, lr: float) -> None:
+        r = self.recipe
+        t0 = time.perf_counter()
+        if r.precise_bn_batches:
+            self._precise_bn()
+        entry: dict[str, Any] = {"epoch": self.epoch, "train_loss": train_loss}
+        if (self.epoch + 1) % r.eval_every == 0 or self.epoch + 1 == r.epochs:
+            entry.update(evaluate(self.model, self.task, self.test_set, batch_size=r.test_batch_size,
+                                  device=self.device, seed=self.seed, num_workers=r.num_workers, dist_ctx=self.dist))
+        eval_s = time.perf_counter() - t0
+        self.elapsed += eval_s
+        self.history.append(entry)
+        test = {k: v for k, v in entry.items() if k not in ("epoch", "train_loss")}
+        self._log({"event": "epoch_end", "step": (self.epoch + 1) * self.iters_per_epoch, "epoch": self.epoch,
+                   "train_loss": train_loss, "lr": lr, "test": test, "eval_s": round(eval_s, 3),
+                   "test_img_per_s": round(len(self.test_set) / max(eval_s, 1e-9), 2) if test else None,
+                   "wall_clock_s": round(self.elapsed, 3)})
+        self.epoch += 1
+        if self.run_dir is not None and self.dist.is_main:
+            atomic_torch_save(self.run_dir.checkpoint, self.state_dict())
+
+    # ------------------------------------------------------------------ results
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.params)
+
+    def results(self, resumed: bool) -> dict[str, Any]:
+        evaluated = [{k: v for k, v in h.items() if k not in ("epoch", "train_loss")} for h in self.history]
+        evaluated = [e for e in evaluated if e]
+        final = evaluated[-1] if evaluated else {}
+        best = {k: max(e[k] for e in evaluated if k in e) for k in final}
+        return {"final": final, "best": best, "epochs": self.epoch, "wall_clock_s": round(self.elapsed, 3),
+                "history": list(self.history), "params": self.num_params(), "resumed": resumed}
+
+
+def train_and_evaluate(model: nn.Module, task: pretext.Task, train_set, test_set, recipe: Recipe, *,
+                       run_dir: str | Path | None, device: torch.device, seed: int,
+                       progress: bool = True, config_yaml: str | None = None) -> dict:
+    """Train ``model`` (inputs → outputs as the task expects; may return (logits, aux) in training) with
+    SGD + cosine lr per epoch (+ warm-up), evaluating on ``test_set`` every ``eval_every`` epochs with
+    ``task.metric_sums``/``summarize`` accumulated over the whole split.
+
+    Returns ``{"final": {metric: value}, "best": {metric: max over evaluations}, "epochs",
+    "wall_clock_s", "history": [{"epoch", "train_loss", **test_metrics}], "params", "resumed"}``.
+    With ``run_dir``: writes config.yaml (if ``config_yaml``), metrics.jsonl and checkpoints/last.pt
+    (atomic; model, optimizer, epoch, iteration, RNG, history) after each epoch, and resumes from it
+    when present; without: in memory only. A fresh run seeds torch's global RNG with ``seed`` (drop-path
+    draws); the caller seeds the model's initialisation. Under torchrun the model is wrapped in DDP, each rank
+    takes a strided share of the data (``batch_size`` per process) and rank 0 writes.
+    """
+    training = _Training(model, task, train_set, test_set, recipe, device, seed)
+    return training.fit(run_dir, progress, config_yaml)
