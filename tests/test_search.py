@@ -63,28 +63,35 @@ def test_alpha_moves_only_after_warmup(tmp_path):
     assert not torch.equal(before, _alphas(moving))
 
 
-def test_resume_after_sigkill_reproduces_the_uninterrupted_run(tmp_path, cli):
-    extra = {"optim.epochs": 3, "data.length": 32, "checkpoint_every": 1, "optim.iters_per_epoch": 4}
-    ref = tmp_path / "reference"
-    code, _, err = cli("search", *tiny_search_overrides(ref, **extra))
-    assert code == 0, err
+def _search_process(out: Path, extra: dict) -> subprocess.Popen:
+    """The real CLI in a fresh process (all runs of a comparison share thread settings, since
+    float reductions on CPU depend on the number of threads)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args = [sys.executable, "-m", "unnas.cli", "search", *tiny_search_overrides(out, **extra)]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
 
-    killed = tmp_path / "killed"
-    args = [sys.executable, "-m", "unnas.cli", "search", *tiny_search_overrides(killed, **extra)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+def test_resume_after_sigkill_reproduces_the_uninterrupted_run(tmp_path):
+    extra = {"optim.epochs": 3, "data.length": 32, "checkpoint_every": 1, "optim.iters_per_epoch": 4}
+    ref, killed = tmp_path / "reference", tmp_path / "killed"
+    reference = _search_process(ref, extra)
+    proc = _search_process(killed, extra)
     ckpt = killed / "checkpoints" / "last.pt"
-    deadline = time.time() + 120
+    deadline = time.time() + 300
     while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    proc.communicate()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     interrupted_at = torch.load(ckpt, weights_only=False)["step"]
     assert interrupted_at < 12
 
-    code, stdout, err = cli("search", *tiny_search_overrides(killed, **extra))
-    assert code == 0, err
-    assert "resumed" in stdout
+    out, err = reference.communicate(timeout=600)
+    assert reference.returncode == 0, err
+    resumed = _search_process(killed, extra)
+    out, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err
+    assert "resumed" in out
     a, b = _final_alphas(ref), _final_alphas(killed)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert json.loads((ref / "genotype.json").read_text()) == json.loads((killed / "genotype.json").read_text())
