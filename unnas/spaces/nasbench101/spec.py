@@ -149,6 +149,13 @@ class ModelSpec:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("ModelSpec is immutable")
 
+    # Immutable: copies may share it (proxies deep-copy networks that hold one); pickles rebuild it.
+    def __deepcopy__(self, memo: dict) -> "ModelSpec":
+        return self
+
+    def __reduce__(self):
+        return (ModelSpec, (self._original_matrix.tolist(), list(self._original_ops)))
+
     # ------------------------------------------------------------------ views
     @property
     def matrix(self) -> np.ndarray:

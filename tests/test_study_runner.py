@@ -1,0 +1,95 @@
+"""Study jobs and runners on the tiny on-disk study: rows, failures, skipping, submitit's local cluster."""
+
+import copy
+import json
+import math
+import time
+
+import pytest
+from test_study_plan import one_torch_thread, tiny_config  # noqa: F401  (autouse fixture)
+
+from unnas.errors import DataError
+from unnas.study.plan import build_plan
+from unnas.study.results import pending_jobs, read_rows, row_path, write_row
+from unnas.study.runner import LocalRunner, SlurmRunner, run_job
+
+ROW_KEYS = {"job_id", "arch_id", "task", "kind", "seed", "status", "metric", "final", "best", "params", "madds",
+            "wall_clock_s", "error", "fingerprint"}
+
+
+def test_local_runner_rows_failures_and_skipping(tmp_path):
+    cfg = tiny_config(tmp_path)
+    plan = build_plan(cfg)
+    jobs = copy.deepcopy(plan["jobs"])
+    broken = next(j for j in jobs if j["task"] == "rotation")
+    broken["arch"] = {"normal": [["conv_9x9", 0]]}  # not a DARTS genotype: this job must fail alone
+    rows = LocalRunner(workers=1).run(jobs, cfg, cfg.out_dir)
+
+    assert len(rows) == len(jobs) == 9
+    by_id = {r["job_id"]: r for r in read_rows(cfg.out_dir, plan["fingerprint"])}
+    assert set(by_id) == {j["job_id"] for j in jobs}
+    bad = by_id[broken["job_id"]]
+    assert bad["status"] == "failed" and bad["metric"] is None and "GenotypeError" in bad["error"]
+    ok = [r for r in by_id.values() if r["job_id"] != broken["job_id"]]
+    assert all(r["status"] == "ok" and ROW_KEYS <= set(r) for r in ok)
+    for r in ok:
+        assert r["fingerprint"] == plan["fingerprint"] and r["params"] > 0 and r["madds"] > 0
+        if r["kind"] == "train":  # best test top-1 in percent, from the trainer
+            assert 0.0 <= r["metric"] <= 100.0 and r["metric"] == r["best"]["top1"] and r["epochs"] == 1
+        else:
+            assert r["task"] == "synflow" and math.isfinite(r["metric"]) and r["metric"] > 0
+    # the classification network keeps its own classifier; rotation puts a 4-way head on the same trunk
+    arch = plan["jobs"][0]["arch_id"]
+    assert by_id[f"{arch}-classification-s1"]["madds"] == by_id[f"{arch}-synflow-s1"]["madds"]
+
+    # re-running: finished jobs are skipped, the failed one only with retry_failed
+    assert pending_jobs(plan["jobs"], by_id.values()) == []
+    retry = pending_jobs(plan["jobs"], by_id.values(), retry_failed=True)
+    assert [j["job_id"] for j in retry] == [broken["job_id"]]
+    LocalRunner(workers=1).run(retry, cfg, cfg.out_dir)
+    rows = read_rows(cfg.out_dir, plan["fingerprint"])
+    assert len(rows) == 9 and all(r["status"] == "ok" for r in rows)
+
+
+def test_jobs_are_reproducible_per_seed(tmp_path):
+    cfg = tiny_config(tmp_path, "tasks=[classification]", "proxies=[snip]", "count=1")
+    jobs = build_plan(cfg)["jobs"]
+    first = [run_job(j, cfg) for j in jobs]
+    again = [run_job(j, cfg) for j in jobs]
+    assert [r["metric"] for r in first] == [r["metric"] for r in again]
+    assert first[0]["final"] == again[0]["final"]
+
+
+def test_rows_of_another_study_are_refused(tmp_path):
+    cfg = tiny_config(tmp_path)
+    write_row(cfg.out_dir, {"job_id": "00004-rotation-s1", "status": "ok", "metric": 1.0, "fingerprint": "0" * 16})
+    with pytest.raises(DataError, match="belongs to another study") as err:
+        read_rows(cfg.out_dir, build_plan(cfg)["fingerprint"])
+    assert "\n" not in str(err.value)
+    row_path(cfg.out_dir, "broken").write_text("{not json")
+    with pytest.raises(DataError, match="cannot be read"):
+        read_rows(cfg.out_dir)
+
+
+def test_submitit_local_cluster_runs_a_job(tmp_path):
+    cfg = tiny_config(tmp_path, "tasks=[classification]", "proxies=[]", "slurm.cluster=local", "slurm.time_min=5",
+                      "slurm.cpus_per_task=1")
+    job = build_plan(cfg)["jobs"][0]
+    runner = SlurmRunner(cfg.slurm, tmp_path / "study" / "submitit")
+    start = time.perf_counter()
+    (row,) = runner.run([job], cfg, cfg.out_dir)
+    elapsed = time.perf_counter() - start
+    assert row["status"] == "ok", row.get("error")
+    assert json.loads(row_path(cfg.out_dir, job["job_id"]).read_text())["metric"] == row["metric"]
+    assert elapsed < 60, f"submitit's local executor took {elapsed:.1f} s for one tiny job"
+
+
+def test_nasbench101_jobs_train_heads_on_the_trunk_and_score_proxies(tmp_path):
+    cfg = tiny_config(tmp_path, "space=nasbench101", "count=1", "network.stem_width=4", "network.num_stacks=2",
+                      "network.modules_per_stack=1", "tasks=[classification,rotation]", "proxies=[naswot]")
+    rows = {r["task"]: r for r in (run_job(j, cfg) for j in build_plan(cfg)["jobs"])}
+    assert all(r["status"] == "ok" for r in rows.values()), [r.get("error") for r in rows.values()]
+    # same trunk everywhere; rotation's 4-way head is smaller than the 10-way classifier
+    assert rows["classification"]["madds"] == rows["rotation"]["madds"] == rows["naswot"]["madds"]
+    assert rows["classification"]["params"] - rows["rotation"]["params"] == 6 * (8 + 1)
+    assert math.isfinite(rows["naswot"]["metric"])

@@ -1,0 +1,135 @@
+"""Schema of a sample-based study (``unnas study plan|run|status|analyze STUDY_CONFIG``).
+
+A study trains every architecture of a sample on every task with every seed, under one fixed
+recipe per task, and ranks the architectures task by task. Defaults are the paper's DARTS /
+CIFAR-10 study except the training budget (the trainer's :class:`~unnas.engine.trainer.Recipe`
+defaults, overridden by ``recipe`` and per task by ``recipes``). YAML presets live under
+``configs/study/<space>/<dataset>.yaml``.
+
+Recipes are plain mappings here (validated against ``Recipe``'s fields at plan time) so that
+loading a config does not import the trainer and torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from unnas.errors import ConfigError
+
+from .schema import DataConfig
+
+SPACES = ("darts", "nasbench101")
+RUNNERS = ("local", "slurm")
+SETTINGS = ("cifar", "imagenet")
+
+
+@dataclass
+class StudyDataConfig(DataConfig):
+    """The train data (``split``) plus the split the ranking metric is measured on."""
+
+    name: str = "cifar10"
+    crop_size: int = 32
+    resize_size: int = 32
+    test_split: str = "test"
+    #: Train on a seeded random subset of this many training images (None: all of them).
+    train_limit: Optional[int] = None
+    #: Evaluate on a seeded random subset of this many test images (None: all of them).
+    test_limit: Optional[int] = None
+    #: Seed of both subsets (fixed per study, so every job sees the same images).
+    subset_seed: int = 0
+
+
+@dataclass
+class StudyNetworkConfig:
+    #: cifar (3×3 stem, stride 1) or imagenet (stride-8 stem), for both spaces.
+    setting: str = "cifar"
+    #: DARTS: initial width C and number of cells (reductions at L//3 and 2L//3).
+    width: int = 16
+    cells: int = 20
+    #: NAS-Bench-101: stem width, stacks, modules per stack (None: 3 for cifar, 4 for imagenet).
+    stem_width: int = 128
+    num_stacks: int = 3
+    modules_per_stack: Optional[int] = None
+
+
+@dataclass
+class SlurmConfig:
+    """submitit options for ``runner: slurm`` (one array task per job)."""
+
+    partition: Optional[str] = None
+    time_min: int = 240
+    gpus_per_node: int = 1
+    cpus_per_task: int = 8
+    mem_gb: Optional[int] = None
+    #: Most array tasks running at once.
+    array_parallelism: int = 256
+    #: Extra ``#SBATCH`` options, e.g. {account: myproj, qos: normal}.
+    additional: Dict[str, Any] = field(default_factory=dict)
+    #: submitit cluster: None picks SLURM when ``sbatch`` exists; ``local`` runs the same
+    #: submission path in subprocesses on this machine (testing without a cluster).
+    cluster: Optional[str] = None
+
+
+@dataclass
+class StudyConfig:
+    name: str = "study"
+    space: str = "darts"
+    #: paper (the paper's 500 samples of the space), sample (DARTS sampler: draw ``count`` with
+    #: ``sample_seed``), or a path to a samples JSON (``unnas draw`` / the paper's layout).
+    archs: str = "paper"
+    #: Use the first N architectures of the source (None: all; required for ``sample``).
+    count: Optional[int] = None
+    sample_seed: int = 0
+    #: Task names (``unnas tasks``); zero-cost proxy names are accepted here too.
+    tasks: List[str] = field(default_factory=lambda: ["classification", "rotation"])
+    #: Options per task, e.g. {jigsaw: {grid: 2}}.
+    task_options: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    #: Zero-cost proxies (synflow, snip, grad_norm, naswot): one job per architecture, untrained network.
+    proxies: List[str] = field(default_factory=list)
+    #: Images in the one seeded batch a proxy scores.
+    proxy_batch_size: int = 64
+    seeds: List[int] = field(default_factory=lambda: [1])
+    data: StudyDataConfig = field(default_factory=StudyDataConfig)
+    #: Data overrides per task, e.g. {jigsaw: {crop_size: 255}}.
+    task_data: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    network: StudyNetworkConfig = field(default_factory=StudyNetworkConfig)
+    #: Overrides of the trainer's Recipe for every task (epochs, batch_size, lr, …).
+    recipe: Dict[str, Any] = field(default_factory=dict)
+    #: Further Recipe overrides per task, e.g. {rotation: {batch_size: 32, lr: 0.025}}.
+    recipes: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    #: The supervised task the others are ranked against.
+    target: str = "classification"
+    #: Study directory: plan.json, results/, results.jsonl, report.md, figures/.
+    out_dir: str = "runs/study/${name}"
+    runner: str = "local"
+    #: Local pool size (0: one per GPU when CUDA is present, else 1).
+    workers: int = 0
+    #: auto (CUDA when present), cpu, cuda
+    device: str = "auto"
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)
+    progress: bool = True
+
+    def validate(self) -> None:
+        """Checks that need no torch; task, proxy and recipe names are checked at plan time."""
+        choices = (("space", self.space, SPACES), ("runner", self.runner, RUNNERS),
+                   ("network.setting", self.network.setting, SETTINGS))
+        for key, value, allowed in choices:
+            if value not in allowed:
+                raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}")
+        if not self.seeds:
+            raise ConfigError("seeds is empty; give at least one seed, e.g. seeds=[1]")
+        if self.count is not None and self.count < 1:
+            raise ConfigError(f"count={self.count} must be positive (or null for every architecture)")
+        if self.archs == "sample" and self.count is None:
+            raise ConfigError("archs=sample needs count: how many architectures to draw (e.g. count=20)")
+        if self.workers < 0:
+            raise ConfigError(f"workers={self.workers} must be >= 0 (0: one per GPU, else 1)")
+        if self.proxy_batch_size < 2:
+            raise ConfigError(f"proxy_batch_size={self.proxy_batch_size} must be at least 2")
+        for key in ("train_limit", "test_limit"):
+            value = getattr(self.data, key)
+            if value is not None and value < 1:
+                raise ConfigError(f"data.{key}={value} must be positive (or null for the whole split)")
+        if not self.tasks and not self.proxies:
+            raise ConfigError("the study has no tasks and no proxies; list some under tasks")

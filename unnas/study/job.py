@@ -1,0 +1,252 @@
+"""One study job: train an architecture on a task (or score it with a zero-cost proxy) → one row.
+
+The trunk comes from the space (DARTS cells via :func:`eval.networks.build_network`, or a
+NAS-Bench-101 network); supervised classification keeps the network's own classifier, every
+other task puts its head on the same trunk. Training is :func:`unnas.engine.trainer.train_and_evaluate`
+with the study's recipe for the task. Proxies score the classification network at
+initialisation on one seeded training batch.
+
+:func:`run_job` never raises for a job's own failure: the row says ``failed`` and holds the
+error, so one bad architecture or task never stops the rest of a study.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import traceback
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+from torch import nn
+
+from unnas.data import ImageDataset, build_dataset
+from unnas.errors import ConfigError, TaskError
+
+#: Keys of the trainer's best-epoch metrics used for ranking, in order of preference.
+METRIC_KEYS = ("top1", "miou")
+
+_READERS: dict[tuple, Any] = {}
+_MAX_READERS = 4
+_NOT_READER_SETTINGS = {"split", "test_split", "train_limit", "test_limit", "subset_seed"}
+_MADDS: dict[tuple, int] = {}
+
+
+# ----------------------------------------------------------------------------- recipes
+def recipe_for(cfg, task: str):
+    """The trainer's Recipe for ``task``: its defaults ← ``cfg.recipe`` ← ``cfg.recipes[task]``.
+
+    Merged through the typed schema, so unknown keys fail naming them and YAML strings such as
+    ``5e-4`` (not a float to YAML 1.1) become numbers.
+    """
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from unnas.engine.trainer import Recipe, validate_recipe
+
+    merged = OmegaConf.structured(Recipe)
+    for where, overrides in (("recipe", cfg.recipe), (f"recipes.{task}", cfg.recipes.get(task, {}))):
+        try:
+            merged = OmegaConf.merge(merged, dict(overrides))
+        except OmegaConfBaseException as exc:
+            key = getattr(exc, "full_key", None) or "?"
+            raise ConfigError(f"{where}.{key}: {str(exc).splitlines()[0]}") from None
+    recipe = OmegaConf.to_object(merged)
+    validate_recipe(recipe)
+    return recipe
+
+
+# ----------------------------------------------------------------------------- data
+class SubsetImages(ImageDataset):
+    """A fixed subset of a reader that keeps its attributes (statistics, labels, colour)."""
+
+    def __init__(self, base: ImageDataset, indices: list[int]):
+        self.base, self.indices = base, list(indices)
+        for attr in ("mean", "std", "label_kind", "num_classes", "is_color"):
+            setattr(self, attr, getattr(base, attr))
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def load(self, index: int, generator: torch.Generator):
+        return self.base.load(self.indices[index], generator)
+
+
+def seeded_subset(dataset, limit: int | None, seed: int):
+    """The first ``limit`` images of a seeded permutation (in file order), or the whole dataset."""
+    if limit is None or limit >= len(dataset):
+        return dataset
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:limit]
+    return SubsetImages(dataset, sorted(order.tolist()))
+
+
+def data_config(cfg, task: str):
+    """The study's data config with the task's ``task_data`` overrides applied."""
+    overrides = dict(cfg.task_data.get(task, {}))
+    known = {f.name for f in dataclasses.fields(cfg.data)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"task_data.{task}.{unknown[0]} is not a data setting; known: {', '.join(sorted(known))}")
+    return dataclasses.replace(cfg.data, **overrides)
+
+
+def _reader(data_cfg, split: str, train: bool):
+    """A reader, cached per process (a worker decodes its files once for all its jobs); subsets
+    and the split names do not change what a reader holds, so they are not part of the key."""
+    settings = {k: v for k, v in dataclasses.asdict(data_cfg).items() if k not in _NOT_READER_SETTINGS}
+    key = (json.dumps(settings, sort_keys=True, default=str), split, train)
+    if key not in _READERS:
+        if len(_READERS) >= _MAX_READERS:
+            _READERS.pop(next(iter(_READERS)))
+        _READERS[key] = build_dataset(data_cfg, split, train=train)
+    return _READERS[key]
+
+
+def study_datasets(data_cfg) -> tuple[Any, Any]:
+    """(train, test) datasets of a job: the readers' seeded subsets."""
+    train = _reader(data_cfg, data_cfg.split, True)
+    test = _reader(data_cfg, data_cfg.test_split, False)
+    return (seeded_subset(train, data_cfg.train_limit, data_cfg.subset_seed),
+            seeded_subset(test, data_cfg.test_limit, data_cfg.subset_seed))
+
+
+# ----------------------------------------------------------------------------- tasks and models
+def build_study_task(name: str, options: dict, data_cfg, dataset):
+    """The task, with the data's normalisation and class count unless ``options`` set them (as ``unnas train``)."""
+    from unnas.engine.train_setup import build_task
+
+    return build_task(SimpleNamespace(task=name, task_options=dict(options), data=data_cfg), dataset)
+
+
+def build_model(cfg, arch: Any, task, num_classes: int | None) -> nn.Module:
+    """Classification: the space's network with its own classifier. Other tasks: its trunk + the task head."""
+    import pretext
+
+    net_cfg, classify = cfg.network, task.name == "classification"
+    classes = num_classes or 10
+    if cfg.space == "darts":
+        from eval.networks import build_network
+
+        net = build_network(arch, net_cfg.setting, width=net_cfg.width, cells=net_cfg.cells, num_classes=classes,
+                            aux=False, in_channels=task.input_channels)
+        trunk = net.trunk
+    else:
+        from unnas.spaces.nasbench101 import ModelSpec, NB101Network
+
+        spec = ModelSpec.from_dict(arch, where="study architecture")
+        net = trunk = NB101Network(spec, net_cfg.setting, classes if classify else None, net_cfg.stem_width,
+                                   net_cfg.num_stacks, net_cfg.modules_per_stack, task.input_channels)
+    if classify:
+        return net
+    return pretext.TaskNetwork(trunk, task.build_head(trunk.out_channels))
+
+
+class _FeaturesOnly(nn.Module):
+    """A classification network without its classifier (NB101 has no separate trunk module)."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net.features(x)
+
+
+def complexity(model: nn.Module, task, crop: int) -> tuple[int, int]:
+    """(trainable parameters of the whole network, multiply-adds of its trunk on one crop-size input).
+
+    The trunk alone is counted because heads differ in what one input is (a jigsaw head needs a
+    whole image's tiles); the trunk's cost is what separates the architectures.
+    """
+    from unnas.complexity import count_madds, count_params
+
+    trunk = model.trunk if hasattr(model, "trunk") else _FeaturesOnly(model)
+    return count_params(model), count_madds(trunk, (task.input_channels, crop, crop))
+
+
+def cached_complexity(cfg, job: dict, model: nn.Module, task, crop: int) -> tuple[int, int]:
+    """:func:`complexity`, with the trunk's multiply-adds counted once per architecture and input shape
+    in this process (the count, a shape-only pass, costs as much as a tiny training job)."""
+    from unnas.complexity import count_params
+
+    key = (json.dumps(job["arch"], sort_keys=True), json.dumps(dataclasses.asdict(cfg.network), sort_keys=True),
+           cfg.space, task.input_channels, crop)
+    if key not in _MADDS:
+        _MADDS[key] = complexity(model, task, crop)[1]
+    return count_params(model), _MADDS[key]
+
+
+# ----------------------------------------------------------------------------- jobs
+def _train(job: dict, cfg, device: torch.device) -> dict:
+    from unnas.engine.rng import seed_everything
+    from unnas.engine.trainer import train_and_evaluate
+
+    data_cfg = data_config(cfg, job["task"])
+    train_set, test_set = study_datasets(data_cfg)
+    task = build_study_task(job["task"], cfg.task_options.get(job["task"], {}), data_cfg, train_set)
+    recipe = recipe_for(cfg, job["task"])
+    seed_everything(job["seed"])  # the initial weights depend on the seed only
+    model = build_model(cfg, job["arch"], task, train_set.num_classes)
+    params, madds = cached_complexity(cfg, job, model, task, data_cfg.crop_size)
+    out = train_and_evaluate(model, task, train_set, test_set, recipe, run_dir=None, device=device,
+                             seed=job["seed"], progress=False)
+    best = out.get("best") or {}
+    key = next((k for k in METRIC_KEYS if k in best), None)
+    if key is None:
+        raise TaskError(f"the trainer's best metrics {sorted(best)} hold none of {', '.join(METRIC_KEYS)}")
+    return {"metric": float(best[key]), "metric_name": f"best test {key}", "final": out.get("final"), "best": best,
+            "epochs": out.get("epochs"), "train_wall_clock_s": out.get("wall_clock_s"), "params": params,
+            "madds": madds}
+
+
+def proxy_batch(dataset, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``size`` training images (augmented) chosen and augmented by ``seed`` alone."""
+    g = torch.Generator().manual_seed(seed)
+    picks = torch.randperm(len(dataset), generator=g)[:size].tolist()
+    items = [dataset[(i, seed * 1_000_003 + pos)] for pos, i in enumerate(picks)]
+    return torch.stack([im for im, _ in items]), torch.tensor([int(lab) for _, lab in items])
+
+
+def _proxy(job: dict, cfg, device: torch.device) -> dict:
+    from unnas.engine.rng import seed_everything
+
+    from .proxies import compute_proxy
+
+    train_set, _test = study_datasets(cfg.data)
+    task = build_study_task("classification", cfg.task_options.get("classification", {}), cfg.data, train_set)
+    images, labels = proxy_batch(train_set, cfg.proxy_batch_size, job["seed"])
+    inputs, targets = task.prepare(images, labels, train=False)
+    seed_everything(job["seed"])
+    model = build_model(cfg, job["arch"], task, train_set.num_classes)
+    params, madds = cached_complexity(cfg, job, model, task, cfg.data.crop_size)
+    score = compute_proxy(job["task"], model.to(device), inputs.to(device), targets.to(device))
+    return {"metric": score, "metric_name": f"{job['task']} score", "final": None, "best": None, "epochs": 0,
+            "params": params, "madds": madds}
+
+
+def base_row(job: dict, cfg) -> dict:
+    """The fields every row carries: which job, and which study it belongs to."""
+    from .plan import fingerprint
+
+    return {**{k: job[k] for k in ("job_id", "arch_id", "task", "kind", "seed")}, "fingerprint": fingerprint(cfg)}
+
+
+def run_job(job: dict, cfg, device: torch.device | str | None = None) -> dict:
+    """Run one planned job and return its results row (status ``ok`` or ``failed``; never raises for the job)."""
+    from unnas.cli import one_line
+    from unnas.engine.device import resolve_device
+
+    start = time.time()
+    row = base_row(job, cfg)
+    try:
+        dev = torch.device(device) if device is not None else resolve_device(cfg.device)
+        row["device"] = str(dev)
+        result = _proxy(job, cfg, dev) if job["kind"] == "proxy" else _train(job, cfg, dev)
+        row.update(status="ok", error=None, **result)
+    except Exception as exc:  # a job's failure is data for the table, not the end of the study
+        row.update(status="failed", metric=None, error=f"{type(exc).__name__}: {one_line(exc)}",
+                   traceback=traceback.format_exc(limit=-8))
+    row["wall_clock_s"] = round(time.time() - start, 3)
+    return row

@@ -1,0 +1,191 @@
+"""Expand a study config into jobs and keep them in ``<out_dir>/plan.json``.
+
+A job is a plain JSON-able dict ``{job_id, arch_id, arch, task, kind, seed}``: ``kind`` is
+``train`` (arch × task × seed) or ``proxy`` (arch × zero-cost proxy, scored once with the first
+seed). ``arch`` is the architecture itself (DARTS list form, or NB101 ``{matrix, ops}``), so a
+job runs anywhere (a pool worker, a SLURM node) without re-reading the sample source.
+
+The **fingerprint** hashes every setting that changes a job's result (space, architecture
+source, data, network, recipes, task options) but not the study's size (count, tasks, seeds),
+its location or how it runs. So a study can grow and keep its finished jobs, while a changed
+recipe in the same directory is refused instead of silently mixing results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from unnas.engine.atomic import atomic_write_json
+from unnas.errors import ConfigError, DataError
+
+PLAN_FILE = "plan.json"
+#: Settings that do not change any job's result, left out of the fingerprint.
+NOT_FINGERPRINTED = {"name", "count", "tasks", "proxies", "seeds", "target", "out_dir", "runner", "workers",
+                     "device", "slurm", "progress"}
+DATA_NOT_FINGERPRINTED = {"root", "num_workers"}
+
+
+def fingerprint(cfg) -> str:
+    """16 hex digits identifying the settings a job's result depends on (see the module docstring)."""
+    d = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_FINGERPRINTED}
+    d["data"] = {k: v for k, v in d["data"].items() if k not in DATA_NOT_FINGERPRINTED}
+    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def safe_id(text: str) -> str:
+    """A file-name-safe job id part (architecture ids of user sample files may hold any character)."""
+    return re.sub(r"[^A-Za-z0-9_.]+", "_", str(text))
+
+
+# ----------------------------------------------------------------------------- architectures
+def load_archs(cfg) -> list[tuple[str, Any]]:
+    """``[(arch_id, JSON-able arch)]`` from ``cfg.archs``, the first ``cfg.count`` of them."""
+    source, space = cfg.archs, cfg.space
+    if source == "paper":
+        from .samples import load_paper_samples
+
+        archs = [(i, a.to_list() if space == "darts" else a) for i, a in load_paper_samples(space)]
+    elif source == "sample":
+        if space != "darts":
+            raise ConfigError(f"archs=sample draws DARTS architectures only; for space={space} use archs=paper "
+                              "or a samples JSON (unnas draw)")
+        from .darts_sampler import sample_architectures
+
+        archs = [(s.id, s.genotype.to_list()) for s in sample_architectures(cfg.count, seed=cfg.sample_seed)]
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ConfigError(f"archs={source!r} is neither paper, sample nor an existing samples JSON file")
+        if space == "darts":
+            from .darts_sampler import load_samples
+
+            archs = [(s.id, s.genotype.to_list()) for s in load_samples(path)]
+        else:
+            from unnas.spaces.nasbench101.sampler import load_samples as load_nb101
+
+            archs = [(s.id, s.spec.to_dict()) for s in load_nb101(path)]
+    archs = archs[:cfg.count] if cfg.count is not None else archs
+    if cfg.count is not None and len(archs) < cfg.count:
+        raise ConfigError(f"count={cfg.count} but archs={source!r} holds only {len(archs)} architectures; lower count")
+    seen: set[str] = set()
+    for arch_id, _ in archs:
+        if safe_id(arch_id) in seen:
+            raise DataError(f"architecture id {arch_id!r} appears twice in archs={source!r}; ids must be unique")
+        seen.add(safe_id(arch_id))
+    return archs
+
+
+# ----------------------------------------------------------------------------- tasks
+def split_tasks(cfg) -> tuple[list[str], list[str]]:
+    """(trained tasks, proxies) with every name checked against the task registry and PROXIES."""
+    import pretext
+
+    from .proxies import PROXIES
+
+    known = pretext.list_tasks()
+    trained, proxies = [], []
+    for key, names in (("tasks", cfg.tasks), ("proxies", cfg.proxies)):
+        for name in names:
+            if name in PROXIES:
+                proxies.append(name)
+            elif name in known and key == "tasks":
+                trained.append(name)
+            else:
+                where = f"{key} of study {cfg.name!r}"
+                raise ConfigError(f"unknown task {name!r} in {where}; tasks: {', '.join(known)}; "
+                                  f"zero-cost proxies: {', '.join(PROXIES)}")
+    everything = trained + proxies
+    dup = next((n for n in everything if everything.count(n) > 1), None)
+    if dup is not None:
+        raise ConfigError(f"task {dup!r} is listed twice in study {cfg.name!r}; list each task once")
+    # settings of known tasks the study does not run are fine (a preset may be run with fewer tasks)
+    for key, mapping in (("task_options", cfg.task_options), ("recipes", cfg.recipes), ("task_data", cfg.task_data)):
+        stray = sorted(set(mapping) - set(known))
+        if stray:
+            raise ConfigError(f"{key}.{stray[0]}: {stray[0]!r} is not a task; tasks: {', '.join(known)}")
+    if cfg.target not in everything:
+        raise ConfigError(f"target={cfg.target!r} is not a task of study {cfg.name!r}; set target to one of: "
+                          f"{', '.join(everything)}")
+    return trained, proxies
+
+
+def check_task_settings(cfg, trained: list[str]) -> None:
+    """Build each task with its options and resolve its recipe, so mistakes surface before any job runs."""
+    import pretext
+
+    from .job import data_config, recipe_for
+
+    for name in trained:
+        pretext.build_task(name, **dict(cfg.task_options.get(name, {})))
+        recipe_for(cfg, name)
+        data_config(cfg, name)
+
+
+# ----------------------------------------------------------------------------- plan
+def job_id(arch_id: str, task: str, seed: int) -> str:
+    return f"{safe_id(arch_id)}-{task}-s{seed}"
+
+
+def build_plan(cfg) -> dict:
+    """The plan of a study: fingerprint, counts and the job list (nothing is written)."""
+    trained, proxies = split_tasks(cfg)
+    check_task_settings(cfg, trained)
+    archs = load_archs(cfg)
+    jobs = []
+    for arch_id, arch in archs:
+        for task in trained:
+            for seed in cfg.seeds:
+                jobs.append({"job_id": job_id(arch_id, task, seed), "arch_id": str(arch_id), "arch": arch,
+                             "task": task, "kind": "train", "seed": int(seed)})
+        for proxy in proxies:
+            seed = int(cfg.seeds[0])
+            jobs.append({"job_id": job_id(arch_id, proxy, seed), "arch_id": str(arch_id), "arch": arch,
+                         "task": proxy, "kind": "proxy", "seed": seed})
+    return {"study": cfg.name, "fingerprint": fingerprint(cfg), "space": cfg.space, "archs": len(archs),
+            "tasks": trained, "proxies": proxies, "seeds": [int(s) for s in cfg.seeds], "jobs": jobs}
+
+
+def read_plan(study_dir: str | Path) -> dict | None:
+    path = Path(study_dir) / PLAN_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path} cannot be read ({str(exc).splitlines()[0]}); delete it and plan again") from None
+
+
+def check_fingerprint(found: str | None, expected: str, where: Path) -> None:
+    """One-line refusal of files that belong to a study with other settings."""
+    if found != expected:
+        raise DataError(f"{where} belongs to another study (fingerprint {found}, this config {expected}); "
+                        "use another out_dir, or restore the settings that study was run with")
+
+
+def write_plan(cfg, plan: dict) -> Path:
+    """Write ``plan.json`` atomically into ``cfg.out_dir``, refusing a directory of another study.
+
+    On disk each architecture is stored once (``archs_by_id``) and jobs name it by ``arch_id``.
+    """
+    study_dir = Path(cfg.out_dir)
+    old = read_plan(study_dir)
+    if old is not None:
+        check_fingerprint(old.get("fingerprint"), plan["fingerprint"], study_dir / PLAN_FILE)
+    archs = {j["arch_id"]: j["arch"] for j in plan["jobs"]}
+    jobs = [{k: v for k, v in j.items() if k != "arch"} for j in plan["jobs"]]
+    return atomic_write_json(study_dir / PLAN_FILE, {**plan, "jobs": jobs, "archs_by_id": archs})
+
+
+def describe_plan(plan: dict) -> str:
+    trained, proxies = plan["tasks"], plan["proxies"]
+    n_train = plan["archs"] * len(trained) * len(plan["seeds"])
+    text = (f"{plan['archs']} archs × {len(trained)} tasks ({', '.join(trained) or 'none'}) × "
+            f"{len(plan['seeds'])} seeds = {n_train} training jobs")
+    if proxies:
+        text += f"; {plan['archs']} archs × {len(proxies)} proxies ({', '.join(proxies)}) = {plan['archs'] * len(proxies)} proxy jobs"
+    return text + f"; {len(plan['jobs'])} jobs in all"

@@ -1,0 +1,99 @@
+"""The results table of a study: one small JSON file per finished job, merged on demand.
+
+Storage choice: every finished job writes ``<study>/results/<job_id>.json`` atomically (temp
+file + rename) from the process that ran it — a local pool worker or a SLURM node. Unlike
+appends to one shared file, this stays atomic on network file systems (O_APPEND is not atomic
+across NFS clients), needs no lock, and a retried job simply replaces its own row. A killed
+job leaves no row and is pending again. ``results.jsonl`` (one row per line, sorted by job id)
+is exported from these files after ``unnas study run`` and by ``unnas study analyze``, for
+:func:`unnas.study.analysis.read_results` and other tools.
+
+A row: ``job_id, arch_id, task, kind, seed, status (ok|failed), metric, final, best, epochs,
+params, madds, wall_clock_s, error, fingerprint``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Iterable
+
+from unnas.engine.atomic import atomic_write_json, atomic_write_text
+from unnas.errors import DataError
+
+from .plan import check_fingerprint
+
+RESULTS_DIR = "results"
+TABLE_FILE = "results.jsonl"
+
+
+def row_path(study_dir: str | Path, job_id: str) -> Path:
+    return Path(study_dir) / RESULTS_DIR / f"{job_id}.json"
+
+
+def write_row(study_dir: str | Path, row: dict) -> Path:
+    return atomic_write_json(row_path(study_dir, row["job_id"]), row)
+
+
+def read_rows(study_dir: str | Path, fingerprint: str | None = None) -> list[dict]:
+    """Every row under ``results/`` (sorted by job id); rows of another study raise a one-line error."""
+    folder = Path(study_dir) / RESULTS_DIR
+    rows = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        try:
+            row = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DataError(f"result {path} cannot be read ({str(exc).splitlines()[0]}); delete it to re-run that job") from None
+        if not isinstance(row, dict) or "job_id" not in row:
+            raise DataError(f"result {path} is not a job row; delete it to re-run that job")
+        if fingerprint is not None:
+            check_fingerprint(row.get("fingerprint"), fingerprint, path)
+        rows.append(row)
+    return rows
+
+
+def export_table(study_dir: str | Path, rows: Iterable[dict]) -> Path:
+    """Write ``results.jsonl`` (atomically) from the rows."""
+    lines = [json.dumps(r, sort_keys=True) for r in sorted(rows, key=lambda r: r["job_id"])]
+    return atomic_write_text(Path(study_dir) / TABLE_FILE, "".join(line + "\n" for line in lines))
+
+
+def pending_jobs(jobs: list[dict], rows: Iterable[dict], retry_failed: bool = False) -> list[dict]:
+    """Jobs without a row (and, with ``retry_failed``, those whose row says failed)."""
+    status = {r["job_id"]: r.get("status") for r in rows}
+    return [j for j in jobs if status.get(j["job_id"]) is None or (retry_failed and status[j["job_id"]] != "ok")]
+
+
+def planned_ok_rows(jobs: list[dict], rows: Iterable[dict]) -> list[dict]:
+    """Finished rows of the planned jobs: the input of the analysis."""
+    planned = {j["job_id"] for j in jobs}
+    return [r for r in rows if r["job_id"] in planned and r.get("status") == "ok" and r.get("metric") is not None]
+
+
+def status_table(jobs: list[dict], rows: Iterable[dict]) -> dict[str, dict]:
+    """Per task: ``{"ok", "failed", "pending", "first_error"}`` over the planned jobs."""
+    by_id = {r["job_id"]: r for r in rows}
+    table: dict[str, dict] = defaultdict(lambda: {"ok": 0, "failed": 0, "pending": 0, "first_error": None})
+    for job in jobs:
+        entry = table[job["task"]]
+        row = by_id.get(job["job_id"])
+        state = "pending" if row is None else ("ok" if row.get("status") == "ok" else "failed")
+        entry[state] += 1
+        if state == "failed" and entry["first_error"] is None:
+            entry["first_error"] = f"{job['job_id']}: {row.get('error') or 'no error recorded'}"
+    return dict(table)
+
+
+def format_status(table: dict[str, dict]) -> str:
+    width = max([len(t) for t in table] + [4])
+    lines = [f"{'task':<{width}}  {'done':>6}  {'failed':>6}  {'pending':>7}"]
+    totals: Counter = Counter()
+    for task, e in table.items():
+        lines.append(f"{task:<{width}}  {e['ok']:>6}  {e['failed']:>6}  {e['pending']:>7}")
+        totals.update({k: e[k] for k in ("ok", "failed", "pending")})
+    lines.append(f"{'all':<{width}}  {totals['ok']:>6}  {totals['failed']:>6}  {totals['pending']:>7}")
+    errors = [f"  {task}: {e['first_error']}" for task, e in table.items() if e["first_error"]]
+    if errors:
+        lines += ["first error per task:"] + errors
+    return "\n".join(lines)
