@@ -49,6 +49,9 @@ class ModelConfig:
     #: Under torchrun, batch statistics over the global batch (SyncBatchNorm): exact
     #: single-process equivalence at the cost of one all-reduce per BN call.
     sync_bn: bool = False
+    #: Supernet implementation: reference (plain per-edge ops) or fast (edges grouped per source
+    #: state: same outputs and gradients, far fewer kernels).
+    impl: str = "fast"
 
 
 @dataclass

@@ -34,7 +34,11 @@ from unnas.engine.rng import capture_rng, restore_rng, seed_everything
 from unnas.engine.rundir import RunDir
 from unnas.errors import CheckpointError, ConfigError, DataError, TaskError
 from unnas.spaces.darts.genotype import Genotype
+from unnas.spaces.darts.fast_supernet import FastSupernet
 from unnas.spaces.darts.supernet import STEMS, REDUCTIONS, Supernet, split_parameters
+
+#: model.impl → supernet class; both compute the same function, ``fast`` in far fewer kernels.
+SUPERNETS = {"reference": Supernet, "fast": FastSupernet}
 
 #: Config keys a resumed run may change (they do not affect the computation).
 RESUME_MAY_CHANGE = ("progress", "log_every", "checkpoint_every", "data.num_workers", "device")
@@ -58,6 +62,7 @@ def validate_search_config(cfg: SearchConfig) -> None:
         (m.nodes >= 1, "model.nodes", m.nodes, "at least 1"),
         (m.stem in STEMS, "model.stem", m.stem, f"one of {', '.join(STEMS)}"),
         (m.reductions in REDUCTIONS, "model.reductions", m.reductions, f"one of {', '.join(REDUCTIONS)}"),
+        (m.impl in SUPERNETS, "model.impl", m.impl, f"one of {', '.join(SUPERNETS)}"),
         (m.stem != "imagenet" or m.width % 2 == 0, "model.width", m.width, "even with the imagenet stem"),
         (d.crop_size >= 8, "data.crop_size", d.crop_size, "at least 8"),
         (0 < d.portion < 1, "data.portion", d.portion, "strictly between 0 and 1"),
@@ -164,7 +169,7 @@ class DartsSearch:
         self.iters_per_epoch = min(full, cfg.optim.iters_per_epoch or full)
 
         m = cfg.model
-        trunk = Supernet(m.width, m.cells, self.task.input_channels, m.stem, m.reductions, m.nodes)
+        trunk = SUPERNETS[m.impl](m.width, m.cells, self.task.input_channels, m.stem, m.reductions, m.nodes)
         self.trunk = trunk
         self.model = TaskNetwork(trunk, self.task.build_head(trunk.out_channels)).to(self.device)
         # Under DDP, α are ordinary parameters of the wrapped module, so the α step's gradients are

@@ -77,28 +77,33 @@ def build_stem(kind: str, in_channels: int, c: int, stem_multiplier: int = 3) ->
     raise ValueError(f"stem must be one of {STEMS}, got {kind!r}")
 
 
-class Supernet(nn.Module):
-    """DARTS search trunk. ``forward`` returns the last cell's feature map (``out_channels`` wide)."""
+def cell_layout(cells: int, reductions: str, stem: str, c_stem: int, width: int, nodes: int):
+    """Per cell: (c_pp, c_p, c, reduction, reduction_prev); every supernet implementation builds from it."""
+    reduce_at = reduction_layers(cells, reductions)
+    c_pp, c_p, c = c_stem, c_stem, width
+    reduction_prev = stem == "imagenet"  # the ImageNet stem's second part halves s1 relative to s0
+    plan = []
+    for layer in range(cells):
+        reduction = layer in reduce_at
+        if reduction:
+            c *= 2
+        plan.append((c_pp, c_p, c, reduction, reduction_prev))
+        reduction_prev = reduction
+        c_pp, c_p = c_p, nodes * c
+    return plan
 
-    def __init__(self, width: int = 16, cells: int = 8, in_channels: int = 3, stem: str = "imagenet",
-                 reductions: str = "two", nodes: int = 4, stem_multiplier: int = 3):
-        super().__init__()
-        self.nodes = nodes
-        self.stem_kind = stem
-        self.stem0, self.stem1, c_stem = build_stem(stem, in_channels, width, stem_multiplier)
-        reduce_at = reduction_layers(cells, reductions)
-        c_pp, c_p, c = c_stem, c_stem, width
-        reduction_prev = stem == "imagenet"  # the ImageNet stem's second part halves s1 relative to s0
-        self.cells = nn.ModuleList()
-        for layer in range(cells):
-            reduction = layer in reduce_at
-            if reduction:
-                c *= 2
-            self.cells.append(SearchCell(nodes, c_pp, c_p, c, reduction, reduction_prev))
-            reduction_prev = reduction
-            c_pp, c_p = c_p, nodes * c
-        self.out_channels = c_p
-        e = num_edges(nodes)
+
+class SupernetBase(nn.Module):
+    """What the search loop needs from any supernet implementation: α per cell type and what it derives.
+
+    Subclasses build ``stem0``/``stem1``/``cells`` (each cell with a ``reduction`` flag), set
+    ``nodes`` and then call :meth:`_init_alphas`.
+    """
+
+    nodes: int
+
+    def _init_alphas(self) -> None:
+        e = num_edges(self.nodes)
         self.alpha_normal = nn.Parameter(1e-3 * torch.randn(e, len(PRIMITIVES)))
         self.alpha_reduce = nn.Parameter(1e-3 * torch.randn(e, len(PRIMITIVES)))
         # α of a cell type the network does not contain gets no gradient: freeze it so that
@@ -106,15 +111,6 @@ class Supernet(nn.Module):
         kinds = {cell.reduction for cell in self.cells}
         self.alpha_normal.requires_grad_(False in kinds)
         self.alpha_reduce.requires_grad_(True in kinds)
-
-    def forward(self, x: Tensor) -> Tensor:
-        w_normal = F.softmax(self.alpha_normal, dim=-1)
-        w_reduce = F.softmax(self.alpha_reduce, dim=-1)
-        s0 = self.stem0(x)
-        s1 = self.stem1(s0) if self.stem1 is not None else s0
-        for cell in self.cells:
-            s0, s1 = s1, cell(s0, s1, w_reduce if cell.reduction else w_normal)
-        return s1
 
     def arch_parameters(self) -> list[nn.Parameter]:
         return [self.alpha_normal, self.alpha_reduce]
@@ -130,11 +126,35 @@ class Supernet(nn.Module):
         }
 
 
+class Supernet(SupernetBase):
+    """DARTS search trunk. ``forward`` returns the last cell's feature map (``out_channels`` wide)."""
+
+    def __init__(self, width: int = 16, cells: int = 8, in_channels: int = 3, stem: str = "imagenet",
+                 reductions: str = "two", nodes: int = 4, stem_multiplier: int = 3):
+        super().__init__()
+        self.nodes = nodes
+        self.stem_kind = stem
+        self.stem0, self.stem1, c_stem = build_stem(stem, in_channels, width, stem_multiplier)
+        plan = cell_layout(cells, reductions, stem, c_stem, width, nodes)
+        self.cells = nn.ModuleList(SearchCell(nodes, c_pp, c_p, c, red, red_prev) for c_pp, c_p, c, red, red_prev in plan)
+        self.out_channels = nodes * plan[-1][2]
+        self._init_alphas()
+
+    def forward(self, x: Tensor) -> Tensor:
+        w_normal = F.softmax(self.alpha_normal, dim=-1)
+        w_reduce = F.softmax(self.alpha_reduce, dim=-1)
+        s0 = self.stem0(x)
+        s1 = self.stem1(s0) if self.stem1 is not None else s0
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1, w_reduce if cell.reduction else w_normal)
+        return s1
+
+
 def split_parameters(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
-    """(weights, architecture) parameters of any module holding a Supernet somewhere inside."""
+    """(weights, architecture) parameters of any module holding a supernet somewhere inside."""
     arch_ids = set()
     for m in model.modules():
-        if isinstance(m, Supernet):
+        if isinstance(m, SupernetBase):
             arch_ids.update(id(p) for p in m.arch_parameters())
     arch = [p for p in model.parameters() if id(p) in arch_ids]
     weights = [p for p in model.parameters() if id(p) not in arch_ids]

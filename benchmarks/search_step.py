@@ -1,0 +1,248 @@
+"""Time one DARTS search iteration (α step, then weight step) per task setting and supernet impl.
+
+One iteration does what ``unnas.search.darts.DartsSearch`` does per iteration: an Adam step on
+α with the loss of one batch, then an SGD step on the weights (gradient-norm clip 5, metrics
+under no_grad) with the loss of another batch. Inputs come from ``task.prepare`` on random
+images of the setting's shape, prepared once before timing (target preparation is not timed;
+``benchmarks/pretext_targets.py`` measures it). Both impls start from the same weights (same
+seed, same initial values), so their first losses should agree.
+
+Prints one JSON line per (setting, impl): median and min ms per iteration over ``--iters``
+timed iterations after ``--warmup``, images/s and inputs/s at the median, peak memory
+(CUDA: ``max_memory_allocated`` over warm-up and timing; CPU: null), device, torch version.
+The paper's release on one H100 (DESIGN.md) is given as ``paper_h100_ms`` for comparison.
+
+    OMP_NUM_THREADS=1 python benchmarks/search_step.py --small --impl both
+    python benchmarks/search_step.py --impl both --settings imagenet_cls,rotation   # on a GPU
+    python benchmarks/search_step.py --impl fast --cuda-graph                       # GPU only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+import torch
+from torch import Tensor, nn
+
+import pretext
+from pretext import TaskNetwork
+from unnas.search.darts import SUPERNETS
+from unnas.spaces.darts.supernet import split_parameters
+
+
+@dataclass(frozen=True)
+class Setting:
+    task: str
+    batch: int  # images per step (rotation feeds 4×, jigsaw 9× as many inputs)
+    size: int  # image side in px
+    cells: int = 8
+    stem: str = "imagenet"
+    reductions: str = "two"
+    width: int = 16
+    options: dict[str, Any] = field(default_factory=dict)
+    lr: float = 0.1
+    weight_decay: float = 3e-5
+    arch_lr: float = 3e-4
+    paper_h100_ms: float | None = None
+
+
+#: The paper's search settings (UNNAS_FACTS B.6) and the release's H100 times (DESIGN.md).
+SETTINGS = {
+    "imagenet_cls": Setting("classification", 64, 224, options={"num_classes": 1000}, paper_h100_ms=889),
+    "rotation": Setting("rotation", 32, 224, lr=0.05, arch_lr=1.5e-4, paper_h100_ms=1024),
+    "colorization": Setting("colorization", 64, 224, paper_h100_ms=2347),
+    "jigsaw": Setting("jigsaw", 32, 255, lr=0.05, arch_lr=1.5e-4, paper_h100_ms=879),
+    "cityscapes_seg": Setting("segmentation", 32, 321, cells=12, reductions="one", weight_decay=3e-4,
+                              options={"num_classes": 19, "aspp_channels": 64, "rates": [6]}, paper_h100_ms=1272),
+    "cifar_cls": Setting("classification", 64, 32, stem="cifar", weight_decay=3e-4, options={"num_classes": 10},
+                         paper_h100_ms=923),
+    #: The repository's demo search (configs defaults): C=8, 5 cells, 64 px, 8 images → 32 rotated inputs.
+    "demo_rot": Setting("rotation", 8, 64, cells=5, width=8, lr=0.05),
+}
+
+#: --small: every setting at CPU size (same cells, stem, task and head); the demo is small already.
+SMALL = {"width": 8, "batch": 4, "size": 32}
+SMALL_SIZE = {"jigsaw": 48, "cifar_cls": 16}
+
+
+def small_version(name: str, setting: Setting) -> Setting:
+    if name == "demo_rot":
+        return setting
+    return replace(setting, **{**SMALL, "size": SMALL_SIZE.get(name, SMALL["size"])})
+
+
+def make_batch(setting: Setting, task: pretext.Task, device: torch.device, gen: torch.Generator):
+    """Random images (and labels/masks the task needs) turned into (inputs, targets) by the task."""
+    images = torch.rand(setting.batch, 3, setting.size, setting.size, generator=gen)
+    labels = None
+    if task.needs_labels == "class":
+        labels = torch.randint(task.num_classes, (setting.batch,), generator=gen)
+    elif task.needs_labels == "mask":
+        labels = torch.randint(task.num_classes, (setting.batch, setting.size, setting.size), generator=gen)
+        labels[torch.rand(labels.shape, generator=gen) < 0.1] = task.ignore_index
+    images = images.to(device)
+    labels = labels.to(device) if labels is not None else None
+    task_gen = torch.Generator(device=device).manual_seed(int(torch.randint(2**31, (1,), generator=gen)))
+    return task.prepare(images, labels, train=True, generator=task_gen)
+
+
+class SearchIteration:
+    """Model, optimisers and one iteration, built as ``DartsSearch`` builds them."""
+
+    def __init__(self, setting: Setting, impl: str, device: torch.device, seed: int, capturable: bool):
+        self.setting = setting
+        self.task = pretext.build_task(setting.task, **setting.options)
+        torch.manual_seed(seed)
+        # Both impls draw the same initial values from the same seed (as in a search run).
+        trunk = SUPERNETS[impl](setting.width, setting.cells, self.task.input_channels, setting.stem, setting.reductions)
+        self.model = TaskNetwork(trunk, self.task.build_head(trunk.out_channels)).to(device).train()
+        weights, arch = split_parameters(self.model)
+        self.w_params = weights
+        self.w_opt = torch.optim.SGD(weights, lr=setting.lr, momentum=0.9, weight_decay=setting.weight_decay)
+        self.a_opt = torch.optim.Adam(arch, lr=setting.arch_lr, betas=(0.5, 0.999), weight_decay=1e-3,
+                                      capturable=capturable)
+        self.forward: Callable[[Tensor], Tensor] = self.model
+
+    def arch_step(self, inputs: Tensor, targets: Tensor) -> Tensor:
+        self.a_opt.zero_grad(set_to_none=True)
+        loss = self.task.loss(self.forward(inputs), targets)
+        loss.backward()
+        self.a_opt.step()
+        return loss.detach()
+
+    def weight_step(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+        self.w_opt.zero_grad(set_to_none=True)
+        outputs = self.forward(inputs)
+        loss = self.task.loss(outputs, targets)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.w_params, 5.0)
+        self.w_opt.step()
+        return loss.detach(), outputs.detach()
+
+    def train(self, a_batch, w_batch) -> tuple[Tensor, Tensor, Tensor]:
+        """Everything but the metrics: (α-step loss, weight-step loss, weight-step outputs)."""
+        return self.arch_step(*a_batch), *self.weight_step(*w_batch)
+
+    def metrics(self, outputs: Tensor, targets: Tensor) -> None:
+        # Outside `train` because some tasks' metrics (segmentation's confusion) sync with the host.
+        with torch.no_grad():
+            self.task.metrics(outputs, targets)
+
+    def __call__(self, a_batch, w_batch) -> tuple[Tensor, Tensor]:
+        a_loss, w_loss, outputs = self.train(a_batch, w_batch)
+        self.metrics(outputs, w_batch[1])
+        return a_loss, w_loss
+
+
+class GraphedIteration:
+    """Both steps captured once as one CUDA graph, replayed on static input buffers; metrics run eagerly."""
+
+    def __init__(self, step: SearchIteration, a_batch, w_batch, warmup: int = 3):
+        self.step = step
+        self.static = [t.clone() for t in (*a_batch, *w_batch)]
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # optimiser states and cuDNN choices settle outside the graph
+            for _ in range(warmup):
+                step.train(self.static[:2], self.static[2:])
+        torch.cuda.current_stream().wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        step.a_opt.zero_grad(set_to_none=True)
+        step.w_opt.zero_grad(set_to_none=True)
+        with torch.cuda.graph(self.graph):
+            self.a_loss, self.w_loss, self.outputs = step.train(self.static[:2], self.static[2:])
+
+    def __call__(self, a_batch, w_batch) -> tuple[Tensor, Tensor]:
+        for buf, new in zip(self.static, (*a_batch, *w_batch)):
+            buf.copy_(new, non_blocking=True)
+        self.graph.replay()
+        self.step.metrics(self.outputs, self.static[3])
+        return self.a_loss, self.w_loss
+
+
+def measure(setting_name: str, setting: Setting, impl: str, device: torch.device, args) -> dict[str, Any]:
+    cuda = device.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    step = SearchIteration(setting, impl, device, args.seed, capturable=args.cuda_graph)
+    gen = torch.Generator().manual_seed(args.seed)
+    a_batch = make_batch(setting, step.task, device, gen)
+    w_batch = make_batch(setting, step.task, device, gen)
+    if args.compile:
+        step.forward = torch.compile(step.model)
+    if cuda:
+        sync()
+        torch.cuda.reset_peak_memory_stats(device)
+    first = step(a_batch, w_batch)  # the same weights in both impls: these losses must agree
+    first = [float(x) for x in first]
+    run: Callable = GraphedIteration(step, a_batch, w_batch) if args.cuda_graph else step
+    for _ in range(args.warmup):
+        run(a_batch, w_batch)
+    sync()
+    times, cpu_times = [], []
+    for _ in range(args.iters):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        run(a_batch, w_batch)
+        sync()
+        times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - cpu_start)
+    median = statistics.median(times)
+    n_inputs = a_batch[0].shape[0]
+    return {
+        "setting": setting_name, "impl": impl, "compile": args.compile, "cuda_graph": args.cuda_graph,
+        "task": setting.task, "images": setting.batch, "inputs": n_inputs, "size": setting.size,
+        "width": setting.width, "cells": setting.cells, "stem": setting.stem,
+        "median_ms": round(median * 1000, 2), "min_ms": round(min(times) * 1000, 2), "iters": args.iters,
+        # Process CPU time: on a shared CPU it counts this process's work only, not time others take.
+        "cpu_median_ms": None if cuda else round(statistics.median(cpu_times) * 1000, 2),
+        "images_per_s": round(setting.batch / median, 2), "inputs_per_s": round(n_inputs / median, 2),
+        "peak_mem_gib": round(torch.cuda.max_memory_allocated(device) / 2**30, 3) if cuda else None,
+        "first_losses": [round(x, 6) for x in first],
+        "paper_h100_ms": None if args.small else setting.paper_h100_ms,
+        "device": torch.cuda.get_device_name(device) if cuda else f"cpu, {torch.get_num_threads()} threads",
+        "torch": torch.__version__,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--impl", choices=("reference", "fast", "both"), default="both")
+    parser.add_argument("--settings", default=",".join(SETTINGS), help=f"comma-separated subset of {', '.join(SETTINGS)}")
+    parser.add_argument("--small", action="store_true", help=f"CPU sizes: {SMALL} (some sides differ: {SMALL_SIZE})")
+    parser.add_argument("--iters", type=int, default=None, help="timed iterations (default 3 with --small, else 20)")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed iterations (default 1 with --small, else 5)")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model (default mode)")
+    parser.add_argument("--cuda-graph", action="store_true", help="capture the whole iteration as one CUDA graph")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if args.device == "auto" else args.device))
+    unknown = [s for s in args.settings.split(",") if s not in SETTINGS]
+    if unknown:
+        parser.error(f"unknown setting(s) {', '.join(unknown)}; choose from {', '.join(SETTINGS)}")
+    if args.cuda_graph and device.type != "cuda":
+        print("search_step: --cuda-graph needs a CUDA device; nothing measured", file=sys.stderr)
+        return 0
+    args.iters = args.iters or (3 if args.small else 20)
+    args.warmup = args.warmup if args.warmup is not None else (1 if args.small else 5)
+    impls = ("reference", "fast") if args.impl == "both" else (args.impl,)
+    for name in args.settings.split(","):
+        setting = SETTINGS[name]
+        if args.small:
+            setting = small_version(name, setting)
+        for impl in impls:
+            print(json.dumps(measure(name, setting, impl, device, args)), flush=True)
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

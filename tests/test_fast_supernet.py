@@ -1,0 +1,178 @@
+"""FastSupernet computes exactly what the plain Supernet computes: outputs, gradients, BN statistics, steps."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import pretext
+from conftest import tiny_search_overrides
+from unnas.config import SearchConfig, load_config
+from unnas.errors import ConfigError
+from unnas.search import DartsSearch
+from unnas.spaces.darts.fast_supernet import FastSupernet
+from unnas.spaces.darts.supernet import Supernet, split_parameters
+
+#: (constructor kwargs, input side): both stems, one reduction, 1 input channel, 2 nodes, odd sides.
+CASES = {
+    "cifar": (dict(width=4, cells=3, stem="cifar"), 12),
+    "imagenet": (dict(width=4, cells=3, stem="imagenet"), 32),
+    "one_reduction_gray": (dict(width=4, cells=3, stem="imagenet", reductions="one", in_channels=1), 24),
+    "two_nodes_odd": (dict(width=6, cells=3, stem="cifar", nodes=2), 11),
+}
+
+
+@pytest.fixture(autouse=True)
+def float64_one_thread():
+    """float64 for tight tolerances; one thread, since these tiny ops gain nothing from more and
+    a second OpenMP thread on a busy machine can slow them down by orders of magnitude."""
+    dtype, threads = torch.get_default_dtype(), torch.get_num_threads()
+    torch.set_default_dtype(torch.float64)
+    torch.set_num_threads(1)
+    yield
+    torch.set_default_dtype(dtype)
+    torch.set_num_threads(threads)
+
+
+def pair(kwargs: dict, seed: int = 0) -> tuple[Supernet, FastSupernet]:
+    torch.manual_seed(seed)
+    reference = Supernet(**kwargs)
+    with torch.no_grad():  # non-trivial α and BN statistics, so a mix-up of edges or ops shows
+        for a in reference.arch_parameters():
+            a.normal_()
+        for name, buf in reference.named_buffers():
+            if name.endswith("running_var"):
+                buf.uniform_(0.5, 2.0)
+            elif name.endswith("running_mean"):
+                buf.normal_()
+    fast = FastSupernet(**kwargs).load_from_reference(reference)
+    # The pools' BN statistics are shared by all edges leaving a state (as training keeps them):
+    # take the reference back from the fast net so that it holds them that way too.
+    return fast.to_reference(), fast
+
+
+def in_reference_layout(fast: FastSupernet, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Fast-layout tensors (state or grads) re-keyed as the reference's (first link per key)."""
+    out: dict[str, torch.Tensor] = {}
+    for fast_key, index, ref_key in fast.reference_map():
+        if fast_key in tensors and ref_key not in out:
+            out[ref_key] = tensors[fast_key][index]
+    return out
+
+
+def assert_same_state(reference: Supernet, fast: FastSupernet, rtol: float = 1e-10, atol: float = 1e-12) -> None:
+    mine = in_reference_layout(fast, fast.state_dict())
+    theirs = reference.state_dict()
+    assert set(mine) == set(theirs)
+    for key, value in theirs.items():
+        torch.testing.assert_close(mine[key].to(value.dtype), value, rtol=rtol, atol=atol, msg=key)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_same_outputs_gradients_and_bn_statistics_in_train_mode(case):
+    kwargs, side = CASES[case]
+    reference, fast = pair(kwargs)
+    x = torch.randn(3, kwargs.get("in_channels", 3), side, side)
+    out_ref, out_fast = reference(x), fast(x)
+    assert out_fast.shape == out_ref.shape and fast.out_channels == reference.out_channels == out_ref.shape[1]
+    torch.testing.assert_close(out_fast, out_ref, rtol=1e-10, atol=1e-12)
+
+    probe = torch.randn_like(out_ref)
+    (out_ref * probe).sum().backward()
+    (out_fast * probe).sum().backward()
+    grads = in_reference_layout(fast, {n: p.grad for n, p in fast.named_parameters() if p.grad is not None})
+    ref_grads = {n: p.grad for n, p in reference.named_parameters() if p.grad is not None}
+    assert set(grads) == set(ref_grads)
+    for name, g in ref_grads.items():
+        torch.testing.assert_close(grads[name], g, rtol=1e-8, atol=1e-10, msg=name)
+    assert_same_state(reference, fast)  # running statistics after one training forward
+
+
+def test_same_outputs_in_eval_mode():
+    reference, fast = pair(CASES["imagenet"][0])
+    x = torch.randn(2, 3, 32, 32)
+    reference(x), fast(x)  # one training forward moves the running statistics
+    reference.eval(), fast.eval()
+    torch.testing.assert_close(fast(x), reference(x), rtol=1e-10, atol=1e-12)
+
+
+def test_reference_map_covers_both_states_and_round_trips():
+    reference, fast = pair(CASES["one_reduction_gray"][0])
+    links = fast.reference_map()
+    assert {ref for _, _, ref in links} == set(reference.state_dict())
+    covered = {k: torch.zeros_like(v, dtype=torch.bool) for k, v in fast.state_dict().items()}
+    for fast_key, index, _ in links:
+        covered[fast_key][index] = True
+    assert all(mask.all() for mask in covered.values()), [k for k, m in covered.items() if not m.all()]
+    back = fast.to_reference().state_dict()
+    assert all(torch.equal(back[k], v) for k, v in reference.state_dict().items())
+
+
+def test_same_seed_gives_the_same_start_and_the_same_rng_afterwards():
+    kwargs = CASES["cifar"][0]
+    torch.manual_seed(5)
+    reference, after_ref = Supernet(**kwargs), torch.rand(4)
+    torch.manual_seed(5)
+    fast, after_fast = FastSupernet(**kwargs), torch.rand(4)
+    assert torch.equal(after_ref, after_fast)
+    assert_same_state(reference, fast, rtol=0, atol=0)
+
+
+def test_absent_cell_type_keeps_its_alpha_frozen():
+    reference, fast = pair(dict(width=4, cells=1, stem="cifar"))  # the single cell is a reduction cell
+    assert [a.requires_grad for a in fast.arch_parameters()] == [a.requires_grad for a in reference.arch_parameters()] == [False, True]
+    model = pretext.TaskNetwork(fast, nn.Identity())
+    weights, arch = split_parameters(model)
+    assert [id(a) for a in arch] == [id(a) for a in fast.arch_parameters()]
+    assert len(weights) + len(arch) == len(list(model.parameters()))
+    assert fast.genotype() == reference.genotype()
+    assert all(torch.equal(fast.alpha_weights()[k], reference.alpha_weights()[k]) for k in ("normal", "reduce"))
+
+
+def test_search_steps_stay_equal():
+    """Alternating Adam(α) and clipped SGD(w) steps, as the search loop takes them."""
+    task = pretext.build_task("rotation")
+    nets = pair(CASES["imagenet"][0])
+    models = [pretext.TaskNetwork(net, task.build_head(net.out_channels)) for net in nets]
+    models[1].head.load_state_dict(models[0].head.state_dict())
+    optims = []
+    for model in models:
+        weights, arch = split_parameters(model)
+        optims.append((torch.optim.SGD(weights, lr=0.1, momentum=0.9, weight_decay=3e-4), weights,
+                       torch.optim.Adam(arch, lr=0.05, betas=(0.5, 0.999), weight_decay=1e-3)))
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        a_batch = task.prepare(torch.rand(2, 3, 32, 32, generator=gen))
+        w_batch = task.prepare(torch.rand(2, 3, 32, 32, generator=gen))
+        for model, (w_opt, weights, a_opt) in zip(models, optims):
+            a_opt.zero_grad(set_to_none=True)
+            task.loss(model(a_batch[0]), a_batch[1]).backward()
+            a_opt.step()
+            w_opt.zero_grad(set_to_none=True)
+            task.loss(model(w_batch[0]), w_batch[1]).backward()
+            nn.utils.clip_grad_norm_(weights, 5.0)
+            w_opt.step()
+    assert_same_state(nets[0], nets[1], rtol=1e-8, atol=1e-10)
+    assert not torch.equal(nets[0].alpha_normal, pair(CASES["imagenet"][0])[0].alpha_normal)  # α did move
+
+
+def test_search_with_fast_impl_matches_reference_impl(tmp_path):
+    def run(impl: str) -> DartsSearch:
+        cfg = load_config(SearchConfig, None, tiny_search_overrides(tmp_path / impl, **{"optim.epochs": 1, "model.impl": impl}))
+        searcher = DartsSearch(cfg)
+        searcher.run()
+        return searcher
+
+    torch.set_default_dtype(torch.float32)  # the search runs in the default float32
+    reference, fast = run("reference"), run("fast")
+    assert isinstance(fast.trunk, FastSupernet) and type(reference.trunk) is Supernet
+    for a, b in zip(reference.trunk.arch_parameters(), fast.trunk.arch_parameters()):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
+    assert fast.trunk.genotype() == reference.trunk.genotype()
+
+
+def test_unknown_impl_is_a_config_error(tmp_path):
+    cfg = load_config(SearchConfig, None, tiny_search_overrides(tmp_path / "x", **{"model.impl": "turbo"}))
+    with pytest.raises(ConfigError, match="model.impl='turbo'"):
+        DartsSearch(cfg)
