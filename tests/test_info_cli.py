@@ -93,3 +93,29 @@ def test_errors_are_one_line(capsys, tmp_path, argv):
     assert rc != 0 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("unnas info: error: ")
+
+
+def test_info_accepts_a_nasbench101_spec_file(tmp_path, capsys):
+    """The benchmark's own example spec: 2,694,282 parameters on CIFAR, as NAS-Bench-101 reports."""
+    import json
+
+    from unnas.cli import main
+
+    spec = {
+        "matrix": [[0, 1, 1, 1, 0, 1, 0], [0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 1, 0, 0],
+                   [0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 0]],
+        "ops": ["input", "conv1x1-bn-relu", "conv3x3-bn-relu", "conv3x3-bn-relu", "conv3x3-bn-relu",
+                "maxpool3x3", "output"],
+    }
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    assert main(["info", str(path), "--setting", "cifar"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["params"] == 2694282 and record["space"] == "nasbench101" and record["madds"] > 0
+    spec["matrix"][0][6] = 1
+    spec["matrix"][1][2] = 1
+    spec["matrix"][2][3] = 1  # now 12 edges: over the benchmark's limit of 9
+    path.write_text(json.dumps(spec))
+    assert main(["info", str(path), "--setting", "cifar"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "9" in err[0]

@@ -16,11 +16,14 @@ INPUT_SHAPES = {"cifar": (3, 32, 32), "imagenet": (3, 224, 224), "cityscapes": (
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("arch", nargs="?", help="published genotype name, genotype file or run directory")
+    parser.add_argument("arch", nargs="?", help="published genotype name, genotype file, run directory, or a "
+                                                "NAS-Bench-101 spec file (JSON with matrix and ops)")
     parser.add_argument("--setting", choices=sorted(INPUT_SHAPES), default="imagenet",
                         help="network family (default: imagenet)")
-    parser.add_argument("--width", type=int, help="initial channels C (default: the released width, else per setting)")
-    parser.add_argument("--cells", type=int, help="number of cells L (default: 20 / 14 / 12)")
+    parser.add_argument("--width", type=int, help="initial channels C (default: the released width, else per setting); "
+                                                  "NAS-Bench-101: stem width (default 128)")
+    parser.add_argument("--cells", type=int, help="number of cells L (default: 20 / 14 / 12); NAS-Bench-101: "
+                                                  "modules per stack (default 3 / 4)")
     parser.add_argument("--classes", type=int, help="number of classes (default: 10 / 1000 / 19)")
     parser.add_argument("--aux", action=argparse.BooleanOptionalAction, default=None,
                         help="build the auxiliary head (default: on for cifar and imagenet)")
@@ -64,6 +67,46 @@ def describe(arch, setting: str, width=None, cells=None, classes=None, aux=None,
     }
 
 
+def nb101_spec_file(arch: str):
+    """The parsed spec when ``arch`` is a JSON file holding a NAS-Bench-101 ``matrix`` and ``ops``."""
+    from pathlib import Path
+
+    path = Path(arch)
+    if path.suffix != ".json" or not path.is_file():
+        return None
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None  # not ours to judge: the genotype loader reports it
+    if not (isinstance(obj, dict) and "matrix" in obj and "ops" in obj):
+        return None
+    from unnas.spaces.nasbench101 import load_spec
+
+    return load_spec(path)
+
+
+def describe_nb101(spec, arch: str, setting: str, width=None, modules=None, classes=None, input_size=None) -> dict:
+    """params / madds of the NAS-Bench-101 network for ``spec`` (same counting rule as DARTS)."""
+    import torch
+
+    from unnas.complexity import count_madds, count_params
+    from unnas.errors import ConfigError
+    from unnas.spaces.nasbench101 import NB101Network
+
+    if setting not in ("cifar", "imagenet"):
+        raise ConfigError(f"NAS-Bench-101 networks exist for --setting cifar or imagenet, not {setting!r}")
+    classes = classes or (10 if setting == "cifar" else 1000)
+    with torch.device("meta"):
+        net = NB101Network(spec, setting=setting, num_classes=classes, stem_width=width or 128,
+                           modules_per_stack=modules)
+    h, w = input_size or INPUT_SHAPES[setting][1:]
+    return {
+        "arch": arch, "space": "nasbench101", "hash": spec.module_hash(), "setting": setting,
+        "width": width or 128, "modules_per_stack": modules or (3 if setting == "cifar" else 4),
+        "classes": classes, "params": count_params(net), "madds": count_madds(net, (3, h, w)), "input_size": [h, w],
+    }
+
+
 def run(args) -> int:
     from unnas.errors import ConfigError
 
@@ -84,6 +127,10 @@ def run(args) -> int:
         raise ConfigError("unnas info needs an architecture (a published name or a genotype file), or --list / --readers")
     if args.input_size is not None and min(args.input_size) <= 0:
         raise ConfigError(f"--input-size must be positive, got {args.input_size}")
-    record = describe(args.arch, args.setting, args.width, args.cells, args.classes, args.aux, args.input_size)
+    spec = nb101_spec_file(args.arch)
+    if spec is not None:
+        record = describe_nb101(spec, args.arch, args.setting, args.width, args.cells, args.classes, args.input_size)
+    else:
+        record = describe(args.arch, args.setting, args.width, args.cells, args.classes, args.aux, args.input_size)
     print(json.dumps(record))
     return 0
