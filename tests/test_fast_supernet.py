@@ -24,15 +24,12 @@ CASES = {
 
 
 @pytest.fixture(autouse=True)
-def float64_one_thread():
-    """float64 for tight tolerances; one thread, since these tiny ops gain nothing from more and
-    a second OpenMP thread on a busy machine can slow them down by orders of magnitude."""
-    dtype, threads = torch.get_default_dtype(), torch.get_num_threads()
+def float64():
+    """float64 for tight tolerances (conftest already runs tests on one thread)."""
+    dtype = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
-    torch.set_num_threads(1)
     yield
     torch.set_default_dtype(dtype)
-    torch.set_num_threads(threads)
 
 
 def pair(kwargs: dict, seed: int = 0) -> tuple[Supernet, FastSupernet]:

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-import torch
 import yaml
 from conftest import REPO
 from test_idx_reader import fake_data, make_split
@@ -13,15 +12,6 @@ from unnas.errors import ConfigError, DataError, UnnasError
 from unnas.study.darts_sampler import Sample, save_samples
 from unnas.study.plan import PLAN_FILE, build_plan, fingerprint, write_plan
 from unnas.study.samples import load_paper_samples
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny networks: thread hand-offs cost more than they save (above all on a shared 2-core machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def write_tiny_study(tmp_path, **changes):

@@ -16,15 +16,6 @@ SMALL_OPTIONS = {"jigsaw": {"grid": 2}, "classification": {"num_classes": 10}}
 BATCH, SIZE = 2, 32
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from threads, and on a shared 2-core machine threads spin for minutes."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make_task(name: str) -> pretext.Task:
     return pretext.build_task(name, **SMALL_OPTIONS.get(name, {}))
 

@@ -2,8 +2,8 @@
 
 from .loader import config_to_yaml, load_config, resolve_config_path
 from .schema import DataConfig, ModelConfig, OptimConfig, SearchConfig
-from .train_schema import Recipe, TrainConfig, TrainDataConfig, TrainModelConfig  # noqa: F401
-from .study_schema import StudyConfig  # noqa: F401
+from .study_schema import StudyConfig
+from .train_schema import Recipe, TrainConfig, TrainDataConfig, TrainModelConfig
 
-__all__ = ["DataConfig", "ModelConfig", "OptimConfig", "SearchConfig", "config_to_yaml", "load_config",
-           "resolve_config_path"]
+__all__ = ["DataConfig", "ModelConfig", "OptimConfig", "SearchConfig", "StudyConfig", "Recipe", "TrainConfig",
+           "TrainDataConfig", "TrainModelConfig", "config_to_yaml", "load_config", "resolve_config_path"]
