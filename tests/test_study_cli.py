@@ -2,7 +2,7 @@
 
 import json
 
-from test_study_plan import one_torch_thread, write_tiny_study  # noqa: F401  (autouse fixture)
+from test_study_plan import write_tiny_study
 
 
 def test_plan_run_status_analyze_and_rerun(tmp_path, cli):

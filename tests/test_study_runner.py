@@ -6,7 +6,7 @@ import math
 import time
 
 import pytest
-from test_study_plan import one_torch_thread, tiny_config  # noqa: F401  (autouse fixture)
+from test_study_plan import tiny_config
 
 from unnas.errors import DataError
 from unnas.study.plan import build_plan

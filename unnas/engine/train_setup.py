@@ -7,8 +7,6 @@ the config, so the run directory's config.yaml records them and evaluation reuse
 
 from __future__ import annotations
 
-import inspect
-from typing import Any
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -18,7 +16,8 @@ import pretext
 from eval.networks import DEFAULTS, SETTINGS, SegmentationNetwork, build_network, default_width
 from unnas.config.train_schema import TrainConfig
 from unnas.data import build_dataset
-from unnas.errors import ConfigError, TaskError
+from unnas.engine.task_setup import build_task_for_data
+from unnas.errors import ConfigError
 from unnas.spaces.darts.genotype import Genotype, load_genotype
 
 #: Readers whose held-out split is called ``test`` (the others use ``val``).
@@ -50,28 +49,8 @@ def resolve_train_config(cfg: TrainConfig) -> TrainConfig:
 def build_task(cfg: TrainConfig, dataset) -> pretext.Task:
     """The task of ``cfg``; mean/std and num_classes default to the dataset's and are recorded in
     ``cfg.task_options``."""
-    options: dict[str, Any] = dict(cfg.task_options)
-    params = inspect.signature(pretext.get_task_class(cfg.task).__init__).parameters
-    if "mean" in params and "mean" not in options:
-        options["mean"], options["std"] = [float(m) for m in dataset.mean], [float(s) for s in dataset.std]
-    if "num_classes" in params and "num_classes" not in options and dataset.num_classes:
-        options["num_classes"] = int(dataset.num_classes)
-    task = pretext.build_task(cfg.task, **options)
-    check_task_fits_data(task, dataset, cfg)
-    cfg.task_options = options
+    task, cfg.task_options = build_task_for_data(cfg.task, cfg.task_options, dataset, cfg.data.name)
     return task
-
-
-def check_task_fits_data(task: pretext.Task, dataset, cfg: TrainConfig) -> None:
-    name = cfg.data.name
-    if task.needs_labels and dataset.label_kind != task.needs_labels:
-        raise TaskError(f"task {task.name!r} needs {task.needs_labels} labels but data.name={name!r} has "
-                        f"{dataset.label_kind or 'no labels'}; use a labelled reader or a label-free task")
-    if task.needs_color and not dataset.is_color:
-        raise TaskError(f"task {task.name!r} needs colour images but data.name={name!r} is grayscale")
-    n_task = getattr(task, "num_classes", None)
-    if task.needs_labels == "class" and dataset.num_classes and n_task is not None and n_task < dataset.num_classes:
-        raise TaskError(f"task_options.num_classes={n_task} but the data has {dataset.num_classes} classes")
 
 
 class FirstImages(Dataset):

@@ -22,7 +22,6 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-import pretext
 from pretext import TaskNetwork
 from unnas.config import SearchConfig, config_to_yaml
 from unnas.data import build_dataset
@@ -32,6 +31,7 @@ from unnas.engine.atomic import atomic_torch_save, atomic_write_json
 from unnas.engine.device import resolve_device, set_determinism
 from unnas.engine.rng import capture_rng, restore_rng, seed_everything
 from unnas.engine.rundir import RunDir
+from unnas.engine.task_setup import build_task_for_data
 from unnas.errors import CheckpointError, ConfigError, DataError, TaskError
 from unnas.spaces.darts.genotype import Genotype
 from unnas.spaces.darts.fast_supernet import FastSupernet
@@ -148,8 +148,8 @@ class DartsSearch:
         seed_everything(cfg.seed)
 
         self.dataset = build_dataset(cfg.data, cfg.data.split, train=True)
-        self.task = self._build_task()
-        self._check_task_fits_data()
+        self.task, _ = build_task_for_data(cfg.task, cfg.task_options, self.dataset, cfg.data.name)
+        self._check_crop_fits_task()
         w_idx, a_idx = split_halves(len(self.dataset), cfg.seed, cfg.data.portion, cfg.data.shuffle_split)
         for name, half in (("weight", w_idx), ("architecture", a_idx)):
             if len(half) < cfg.optim.batch_size:
@@ -197,36 +197,10 @@ class DartsSearch:
         self.history: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ building
-    def _build_task(self) -> pretext.Task:
-        cfg = self.cfg
-        options = dict(cfg.task_options)
-        cls = pretext.get_task_class(cfg.task)
-        import inspect
-
-        params = inspect.signature(cls.__init__).parameters
-        if "mean" in params and "mean" not in options:
-            options["mean"], options["std"] = tuple(self.dataset.mean), tuple(self.dataset.std)
-        if "num_classes" in params and "num_classes" not in options and self.dataset.num_classes:
-            options["num_classes"] = self.dataset.num_classes
-        return pretext.build_task(cfg.task, **options)
-
-    def _check_task_fits_data(self) -> None:
-        task, ds = self.task, self.dataset
-        if task.needs_labels and ds.label_kind != task.needs_labels:
-            have = ds.label_kind or "no labels"
-            raise TaskError(
-                f"task {task.name!r} needs {task.needs_labels} labels but data.name={self.cfg.data.name!r} has {have}; "
-                "use a labelled dataset or a label-free task such as rotation"
-            )
-        if task.needs_color and not ds.is_color:
-            raise TaskError(f"task {task.name!r} needs colour images but data.name={self.cfg.data.name!r} is grayscale")
-        n_cls = getattr(task, "num_classes", None)
-        if task.needs_labels == "class" and ds.num_classes and n_cls is not None and n_cls < ds.num_classes:
-            raise TaskError(f"task_options.num_classes={n_cls} but the data has {ds.num_classes} classes")
-        if self.cfg.data.crop_size < task.min_image_size:
-            raise TaskError(
-                f"task {task.name!r} needs images of at least {task.min_image_size} px; data.crop_size={self.cfg.data.crop_size}"
-            )
+    def _check_crop_fits_task(self) -> None:
+        if self.cfg.data.crop_size < self.task.min_image_size:
+            raise TaskError(f"task {self.task.name!r} needs images of at least {self.task.min_image_size} px; "
+                            f"data.crop_size={self.cfg.data.crop_size}")
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:

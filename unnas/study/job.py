@@ -16,7 +16,6 @@ import dataclasses
 import json
 import time
 import traceback
-from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -115,9 +114,9 @@ def study_datasets(data_cfg) -> tuple[Any, Any]:
 # ----------------------------------------------------------------------------- tasks and models
 def build_study_task(name: str, options: dict, data_cfg, dataset):
     """The task, with the data's normalisation and class count unless ``options`` set them (as ``unnas train``)."""
-    from unnas.engine.train_setup import build_task
+    from unnas.engine.task_setup import build_task_for_data
 
-    return build_task(SimpleNamespace(task=name, task_options=dict(options), data=data_cfg), dataset)
+    return build_task_for_data(name, options, dataset, data_cfg.name)[0]
 
 
 def build_model(cfg, arch: Any, task, num_classes: int | None) -> nn.Module:
