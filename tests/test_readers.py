@@ -125,3 +125,14 @@ def test_sampler_resumes_mid_epoch_and_shards_ranks():
         s.set_epoch(2)
     merged = [x for pair in zip(*[list(s) for s in shards]) for x in pair]
     assert merged == order  # ranks interleave the same global order, with the same sample seeds
+
+
+def test_resize_then_random_crop_pipeline(tmp_path):
+    """The paper's jigsaw crop: short side to resize_size, then a random crop (no rescaling of content)."""
+    write_png(tmp_path / "wide.png", random_image(0, h=40, w=80))
+    cfg = DataConfig(name="folder", root=str(tmp_path), crop_size=30, resize_size=32, train_crop="resize_random")
+    ds = build_dataset(cfg)
+    crops = {tuple(ds[(0, s)][0].flatten()[:8].tolist()) for s in range(6)}
+    assert ds[(0, 0)][0].shape == (3, 30, 30) and len(crops) > 1  # random positions
+    with pytest.raises(ConfigError, match="train_crop"):
+        build_dataset(DataConfig(name="folder", root=str(tmp_path), train_crop="zoom"))

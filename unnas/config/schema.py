@@ -22,6 +22,9 @@ class DataConfig:
     resize_size: int = 73
     #: Smallest area fraction of random-sized crops.
     min_scale: float = 0.08
+    #: Train crop: random_resized (Inception style) or resize_random (short side to resize_size,
+    #: then a random crop_size crop: the paper's jigsaw pipeline, 256 → 255).
+    train_crop: str = "random_resized"
     #: Samples per epoch for readers that draw random crops (demo).
     length: int = 256
     #: List file for list-based readers (ImageNet-22K).

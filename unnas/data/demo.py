@@ -58,4 +58,4 @@ class DemoPhotos(ImageDataset):
 def build_demo(cfg, split: str, train: bool) -> DemoPhotos:
     if cfg.length < 2:
         raise DataError(f"data.length={cfg.length}: the demo reader needs at least 2 samples per epoch")
-    return DemoPhotos(ImagePipeline(cfg.crop_size, cfg.resize_size, train, cfg.min_scale), cfg.length)
+    return DemoPhotos(ImagePipeline.from_config(cfg, train), cfg.length)

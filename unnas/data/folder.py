@@ -9,12 +9,12 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from unnas.errors import DataError
+from unnas.errors import ConfigError, DataError
 
 from .base import NO_LABEL, ImageDataset
 from .decode import UnreadableImage, is_image_file, read_image
 from .registry import register_dataset
-from .transforms import center_crop, random_hflip, random_resized_crop, resize_short_side, to_float
+from .transforms import center_crop, random_crop, random_hflip, random_resized_crop, resize_short_side, to_float
 
 
 def require_dir(root: str | Path | None, what: str) -> Path:
@@ -51,14 +51,34 @@ def drop_unreadable(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     return good, bad
 
 
-class ImagePipeline:
-    """ImageNet-style augmentation: train = random-sized crop + flip; eval = resize short side, centre crop."""
+TRAIN_CROPS = ("random_resized", "resize_random")
 
-    def __init__(self, crop_size: int, resize_size: int, train: bool, min_scale: float = 0.08):
+
+class ImagePipeline:
+    """ImageNet-style augmentation; eval = resize short side, centre crop.
+
+    Train crops: ``random_resized`` (Inception random-sized crop, the paper's cls/rot/col) or
+    ``resize_random`` (short side to ``resize_size``, then a random crop: the paper's jigsaw,
+    256 → 255). Both end with a horizontal flip.
+    """
+
+    def __init__(self, crop_size: int, resize_size: int, train: bool, min_scale: float = 0.08,
+                 train_crop: str = "random_resized"):
+        if train_crop not in TRAIN_CROPS:
+            raise ConfigError(f"data.train_crop={train_crop!r} is unknown; choose one of {', '.join(TRAIN_CROPS)}")
         self.crop_size, self.resize_size, self.train, self.min_scale = crop_size, resize_size, train, min_scale
+        self.train_crop = train_crop
+
+    @classmethod
+    def from_config(cls, cfg, train: bool) -> "ImagePipeline":
+        return cls(cfg.crop_size, cfg.resize_size, train, cfg.min_scale, cfg.train_crop)
 
     def __call__(self, image: Tensor, generator: torch.Generator) -> Tensor:
-        if self.train:
+        if self.train and self.train_crop == "resize_random":
+            image = random_crop(resize_short_side(image, max(self.resize_size, self.crop_size)), self.crop_size,
+                                generator)
+            image = random_hflip(image, generator)
+        elif self.train:
             image = random_resized_crop(image, self.crop_size, generator, scale=(self.min_scale, 1.0))
             image = random_hflip(image, generator)
         else:
@@ -87,7 +107,7 @@ class FileListDataset(ImageDataset):
 
 
 def _pipeline(cfg, train: bool) -> ImagePipeline:
-    return ImagePipeline(cfg.crop_size, cfg.resize_size, train, cfg.min_scale)
+    return ImagePipeline.from_config(cfg, train)
 
 
 def _apply_unreadable_policy(paths: list[Path], cfg, root: Path) -> list[Path]:

@@ -123,7 +123,7 @@ def build_imagenet22k(cfg, split: str, train: bool) -> ListFileDataset:
         shown = ", ".join(missing[:SHOW_MISSING]) + (", …" if len(missing) > SHOW_MISSING else "")
         raise DataError(f"{len(missing)} of {len(names)} images named in {list_path} are missing under {root}/<wnid>/ "
                         f"({shown}); restore them or remove their lines")
-    pipeline = ImagePipeline(cfg.crop_size, cfg.resize_size, train, cfg.min_scale)
+    pipeline = ImagePipeline.from_config(cfg, train)
     dataset = ListFileDataset(root, *index_list(names, wnids), pipeline)
     if cfg.skip_unreadable:  # decodes every listed file once: hours for the full 14M list
         drop_unreadable_entries(dataset, list_path)
