@@ -17,7 +17,6 @@ deterministic algorithms).
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from torch.utils.data import DataLoader
 import pretext
 from unnas.config.train_schema import Recipe
 from unnas.data.sampling import SeededSampler
+from unnas.engine.schedule import cosine_lr
 from unnas.engine import distributed
 from unnas.engine.atomic import atomic_torch_save
 from unnas.engine.precise_bn import bn_layers, update_bn_stats
@@ -75,7 +75,7 @@ def validate_recipe(r: Recipe) -> None:
 
 def epoch_lr(r: Recipe, epoch: int) -> float:
     """Cosine from lr to lr_min over the epochs, times a linear warm-up factor (pycls style)."""
-    lr = r.lr_min + 0.5 * (r.lr - r.lr_min) * (1 + math.cos(math.pi * epoch / r.epochs))
+    lr = cosine_lr(r.lr, r.lr_min, epoch, r.epochs)
     if epoch < r.warmup_epochs:
         alpha = epoch / r.warmup_epochs
         lr *= r.warmup_factor * (1 - alpha) + alpha

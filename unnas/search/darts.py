@@ -12,7 +12,6 @@ optimisers, the position in the data order and every RNG state.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from unnas.engine.atomic import atomic_torch_save, atomic_write_json
 from unnas.engine.device import resolve_device, set_determinism
 from unnas.engine.rng import capture_rng, restore_rng, seed_everything
 from unnas.engine.rundir import RunDir
+from unnas.engine.schedule import cosine_lr
 from unnas.engine.task_setup import build_task_for_data
 from unnas.errors import CheckpointError, ConfigError, DataError, TaskError
 from unnas.spaces.darts.genotype import Genotype
@@ -74,11 +74,6 @@ def validate_search_config(cfg: SearchConfig) -> None:
     for ok, key, value, rule in checks:
         if not ok:
             raise ConfigError(f"{key}={value!r} is invalid: must be {rule}")
-
-
-def cosine_lr(base: float, minimum: float, epoch: int, epochs: int) -> float:
-    """Cosine schedule stepped per epoch (the paper's ITER_LR=False)."""
-    return minimum + 0.5 * (base - minimum) * (1 + math.cos(math.pi * epoch / epochs))
 
 
 @dataclass
