@@ -28,12 +28,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 import pretext
 from pretext import TaskNetwork
+from unnas.config.schema import OptimConfig
+from unnas.search.bilevel import BilevelStep
 from unnas.search.darts import SUPERNETS
-from unnas.spaces.darts.supernet import split_parameters
 
 
 @dataclass(frozen=True)
@@ -50,18 +51,21 @@ class Setting:
     weight_decay: float = 3e-5
     arch_lr: float = 3e-4
     paper_h100_ms: float | None = None
+    paper_h100_peak_gib: float | None = None
 
 
-#: The paper's search settings (UNNAS_FACTS B.6) and the release's H100 times (DESIGN.md).
+#: The paper's search settings (UNNAS_FACTS B.6) and the release's H100 times and peaks (issue #6).
 SETTINGS = {
-    "imagenet_cls": Setting("classification", 64, 224, options={"num_classes": 1000}, paper_h100_ms=889),
-    "rotation": Setting("rotation", 32, 224, lr=0.05, arch_lr=1.5e-4, paper_h100_ms=1024),
-    "colorization": Setting("colorization", 64, 224, paper_h100_ms=2347),
-    "jigsaw": Setting("jigsaw", 32, 255, lr=0.05, arch_lr=1.5e-4, paper_h100_ms=879),
+    "imagenet_cls": Setting("classification", 64, 224, options={"num_classes": 1000},
+                            paper_h100_ms=889, paper_h100_peak_gib=6.1),
+    "rotation": Setting("rotation", 32, 224, lr=0.05, arch_lr=1.5e-4, paper_h100_ms=1024, paper_h100_peak_gib=12.1),
+    "colorization": Setting("colorization", 64, 224, paper_h100_ms=2347, paper_h100_peak_gib=17.3),
+    "jigsaw": Setting("jigsaw", 32, 255, lr=0.05, arch_lr=1.5e-4, paper_h100_ms=879, paper_h100_peak_gib=2.4),
     "cityscapes_seg": Setting("segmentation", 32, 321, cells=12, reductions="one", weight_decay=3e-4,
-                              options={"num_classes": 19, "aspp_channels": 64, "rates": [6]}, paper_h100_ms=1272),
+                              options={"num_classes": 19, "aspp_channels": 64, "rates": [6]},
+                              paper_h100_ms=1272, paper_h100_peak_gib=12.5),
     "cifar_cls": Setting("classification", 64, 32, stem="cifar", weight_decay=3e-4, options={"num_classes": 10},
-                         paper_h100_ms=923),
+                         paper_h100_ms=923, paper_h100_peak_gib=7.7),
     #: The repository's demo search (configs defaults): C=8, 5 cells, 64 px, 8 images → 32 rotated inputs.
     "demo_rot": Setting("rotation", 8, 64, cells=5, width=8, lr=0.05),
 }
@@ -93,41 +97,30 @@ def make_batch(setting: Setting, task: pretext.Task, device: torch.device, gen: 
 
 
 class SearchIteration:
-    """Model, optimisers and one iteration, built as ``DartsSearch`` builds them."""
+    """The model and the search's own two steps (``unnas.search.bilevel.BilevelStep``) for one setting."""
 
-    def __init__(self, setting: Setting, impl: str, device: torch.device, seed: int, capturable: bool):
+    def __init__(self, setting: Setting, impl: str, device: torch.device, seed: int, *, capturable: bool,
+                 targeted: bool, fused: bool | None):
         self.setting = setting
         self.task = pretext.build_task(setting.task, **setting.options)
         torch.manual_seed(seed)
         # Both impls draw the same initial values from the same seed (as in a search run).
         trunk = SUPERNETS[impl](setting.width, setting.cells, self.task.input_channels, setting.stem, setting.reductions)
         self.model = TaskNetwork(trunk, self.task.build_head(trunk.out_channels)).to(device).train()
-        weights, arch = split_parameters(self.model)
-        self.w_params = weights
-        self.w_opt = torch.optim.SGD(weights, lr=setting.lr, momentum=0.9, weight_decay=setting.weight_decay)
-        self.a_opt = torch.optim.Adam(arch, lr=setting.arch_lr, betas=(0.5, 0.999), weight_decay=1e-3,
-                                      capturable=capturable)
-        self.forward: Callable[[Tensor], Tensor] = self.model
+        optim = OptimConfig(lr=setting.lr, weight_decay=setting.weight_decay, arch_lr=setting.arch_lr)
+        self.step = BilevelStep(self.model, self.task.loss, optim, targeted=targeted, capturable=capturable,
+                                fused=fused)
 
-    def arch_step(self, inputs: Tensor, targets: Tensor) -> Tensor:
-        self.a_opt.zero_grad(set_to_none=True)
-        loss = self.task.loss(self.forward(inputs), targets)
-        loss.backward()
-        self.a_opt.step()
-        return loss.detach()
-
-    def weight_step(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
-        self.w_opt.zero_grad(set_to_none=True)
-        outputs = self.forward(inputs)
-        loss = self.task.loss(outputs, targets)
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.w_params, 5.0)
-        self.w_opt.step()
-        return loss.detach(), outputs.detach()
+    def compile(self) -> None:
+        self.step.forward = torch.compile(self.model)
 
     def train(self, a_batch, w_batch) -> tuple[Tensor, Tensor, Tensor]:
         """Everything but the metrics: (α-step loss, weight-step loss, weight-step outputs)."""
-        return self.arch_step(*a_batch), *self.weight_step(*w_batch)
+        return self.step.arch_step(*a_batch), *self.step.weight_step(*w_batch)
+
+    def zero_grad(self) -> None:
+        self.step.a_opt.zero_grad(set_to_none=True)
+        self.step.w_opt.zero_grad(set_to_none=True)
 
     def metrics(self, outputs: Tensor, targets: Tensor) -> None:
         # Outside `train` because some tasks' metrics (segmentation's confusion) sync with the host.
@@ -153,8 +146,7 @@ class GraphedIteration:
                 step.train(self.static[:2], self.static[2:])
         torch.cuda.current_stream().wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
-        step.a_opt.zero_grad(set_to_none=True)
-        step.w_opt.zero_grad(set_to_none=True)
+        step.zero_grad()
         with torch.cuda.graph(self.graph):
             self.a_loss, self.w_loss, self.outputs = step.train(self.static[:2], self.static[2:])
 
@@ -169,12 +161,13 @@ class GraphedIteration:
 def measure(setting_name: str, setting: Setting, impl: str, device: torch.device, args) -> dict[str, Any]:
     cuda = device.type == "cuda"
     sync = torch.cuda.synchronize if cuda else (lambda: None)
-    step = SearchIteration(setting, impl, device, args.seed, capturable=args.cuda_graph)
+    step = SearchIteration(setting, impl, device, args.seed, capturable=args.cuda_graph,
+                           targeted=not args.full_backward, fused=True if args.fused else None)
     gen = torch.Generator().manual_seed(args.seed)
     a_batch = make_batch(setting, step.task, device, gen)
     w_batch = make_batch(setting, step.task, device, gen)
     if args.compile:
-        step.forward = torch.compile(step.model)
+        step.compile()
     if cuda:
         sync()
         torch.cuda.reset_peak_memory_stats(device)
@@ -195,6 +188,7 @@ def measure(setting_name: str, setting: Setting, impl: str, device: torch.device
     n_inputs = a_batch[0].shape[0]
     return {
         "setting": setting_name, "impl": impl, "compile": args.compile, "cuda_graph": args.cuda_graph,
+        "targeted_backward": not args.full_backward, "fused_optim": args.fused,
         "task": setting.task, "images": setting.batch, "inputs": n_inputs, "size": setting.size,
         "width": setting.width, "cells": setting.cells, "stem": setting.stem,
         "median_ms": round(median * 1000, 2), "min_ms": round(min(times) * 1000, 2), "iters": args.iters,
@@ -204,6 +198,7 @@ def measure(setting_name: str, setting: Setting, impl: str, device: torch.device
         "peak_mem_gib": round(torch.cuda.max_memory_allocated(device) / 2**30, 3) if cuda else None,
         "first_losses": [round(x, 6) for x in first],
         "paper_h100_ms": None if args.small else setting.paper_h100_ms,
+        "paper_h100_peak_gib": None if args.small else setting.paper_h100_peak_gib,
         "device": torch.cuda.get_device_name(device) if cuda else f"cpu, {torch.get_num_threads()} threads",
         "torch": torch.__version__,
     }
@@ -219,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (default mode)")
     parser.add_argument("--cuda-graph", action="store_true", help="capture the whole iteration as one CUDA graph")
+    parser.add_argument("--full-backward", action="store_true",
+                        help="every parameter's gradient in both steps (as the release; the search computes "
+                             "only the stepped parameters' unless under DDP)")
+    parser.add_argument("--fused", action="store_true", help="torch's fused SGD/Adam kernels")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 

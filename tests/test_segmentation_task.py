@@ -108,3 +108,21 @@ def test_cityscapes_batch_trains_through_the_task(tmp_path):
     assert torch.isfinite(loss) and trunk.weight.grad.abs().sum() > 0
     summary = task.summarize(task.metric_sums(out, targets))
     assert set(summary) == {"miou", "pixel_acc", *(f"iou/{k}" for k in range(19))}
+
+
+def test_confusion_matrix_counts_every_labelled_pixel_once():
+    """Against a per-pixel loop: ignored (255) and out-of-range labels drop out, the rest land in (true, pred)."""
+    from eval.metrics import confusion_matrix
+
+    gen = torch.Generator().manual_seed(0)
+    target = torch.randint(5, (2, 7, 9), generator=gen)
+    target[torch.rand(target.shape, generator=gen) < 0.2] = 255
+    target[0, 0, :3] = 7  # not a class id either
+    pred = torch.randint(5, (2, 7, 9), generator=gen)
+    expected = torch.zeros(5, 5, dtype=torch.long)
+    for t, p in zip(target.flatten().tolist(), pred.flatten().tolist()):
+        if t < 5:
+            expected[t, p] += 1
+    conf = confusion_matrix(pred, target.to(torch.uint8), 5)
+    assert torch.equal(conf, expected)
+    assert conf.sum() == ((target < 5).sum())

@@ -33,9 +33,10 @@ from unnas.engine.rundir import RunDir
 from unnas.engine.schedule import cosine_lr
 from unnas.engine.task_setup import build_task_for_data
 from unnas.errors import CheckpointError, ConfigError, DataError, TaskError
+from unnas.search.bilevel import BilevelStep
 from unnas.spaces.darts.genotype import Genotype
 from unnas.spaces.darts.fast_supernet import FastSupernet
-from unnas.spaces.darts.supernet import STEMS, REDUCTIONS, Supernet, split_parameters
+from unnas.spaces.darts.supernet import STEMS, REDUCTIONS, Supernet
 
 #: model.impl → supernet class; both compute the same function, ``fast`` in far fewer kernels.
 SUPERNETS = {"reference": Supernet, "fast": FastSupernet}
@@ -178,12 +179,9 @@ class DartsSearch:
                 self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
                 self.trunk = self.model.trunk
             self.train_model = DistributedDataParallel(self.model, device_ids=ids)
-        weights, arch = split_parameters(self.model)
-        o = cfg.optim
-        self.w_params = weights
-        self.w_opt = torch.optim.SGD(weights, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov,
-                                     weight_decay=o.weight_decay)
-        self.a_opt = torch.optim.Adam(arch, lr=o.arch_lr, betas=tuple(o.arch_betas), weight_decay=o.arch_weight_decay)
+        self.step = BilevelStep(self.model, self.task.loss, cfg.optim, forward=self.train_model,
+                                targeted=not self.dist.enabled)
+        self.w_opt, self.a_opt = self.step.w_opt, self.step.a_opt
         # The task's own randomness (jigsaw permutations, grayscale draws) lives on the device.
         self.task_gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.run_dir = RunDir(cfg.out_dir)
@@ -254,24 +252,14 @@ class DartsSearch:
         return self.task.prepare(images, labels, train=True, generator=self.task_gen)
 
     def arch_step(self) -> Tensor:
-        inputs, targets = self._prepare(self.a_stream.next())
-        self.a_opt.zero_grad(set_to_none=True)
-        loss = self.task.loss(self.train_model(inputs), targets)
-        loss.backward()
-        self.a_opt.step()
-        return loss.detach()
+        return self.step.arch_step(*self._prepare(self.a_stream.next()))
 
     def weight_step(self, batch) -> tuple[Tensor, dict[str, Tensor], int]:
         inputs, targets = self._prepare(batch)
-        self.w_opt.zero_grad(set_to_none=True)
-        outputs = self.train_model(inputs)
-        loss = self.task.loss(outputs, targets)
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.w_params, self.cfg.optim.grad_clip)
-        self.w_opt.step()
+        loss, outputs = self.step.weight_step(inputs, targets)
         with torch.no_grad():
-            metrics = self.task.metrics(outputs.detach(), targets)
-        return loss.detach(), metrics, inputs.shape[0]
+            metrics = self.task.metrics(outputs, targets)
+        return loss, metrics, inputs.shape[0]
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
@@ -335,7 +323,7 @@ class DartsSearch:
         elif self.dist.is_main:
             rd.truncate_metrics(-1)
             rd.log({"event": "start", "world_size": self.dist.world_size, "step": 0, "device": str(self.device), "task": self.task.describe(),
-                    "data": self.dataset.describe(), "params": sum(p.numel() for p in self.w_params),
+                    "data": self.dataset.describe(), "params": sum(p.numel() for p in self.step.w_params),
                     "iters_per_epoch": self.iters_per_epoch})
         total = cfg.optim.epochs * self.iters_per_epoch
         bar = _progress(total, self.global_step, cfg.progress and self.dist.is_main, f"search {self.task.name}")
@@ -351,8 +339,7 @@ class DartsSearch:
     def _run_epoch(self, bar) -> None:
         cfg, o = self.cfg, self.cfg.optim
         lr = cosine_lr(o.lr, o.lr_min, self.epoch, o.epochs)
-        for group in self.w_opt.param_groups:
-            group["lr"] = lr
+        self.step.set_lr(lr)
         self.w_stream.start_epoch(self.epoch, self.iteration)
         window_loss, window_inputs, window_images, window_metrics = [], 0, 0, {}
         t_window = time.perf_counter()
