@@ -119,9 +119,23 @@ class Task(abc.ABC):
                 f"{tuple(images.shape[-2:])}; raise data.crop_size"
             )
 
+    def device_constant(self, name: str, value: Tensor | Sequence[float], like: Tensor) -> Tensor:
+        """``value`` on ``like``'s device (floats also in its dtype), copied there once and cached.
+
+        A fresh host-to-device copy per batch is a synchronous copy: the host would wait for the
+        whole GPU queue every iteration. The cache key includes the value (tensors: their
+        identity), so reassigning an attribute is picked up.
+        """
+        cache = self.__dict__.setdefault("_device_constants", {})
+        key = (name, id(value) if isinstance(value, Tensor) else tuple(value), like.device, like.dtype)
+        if key not in cache:
+            t = torch.as_tensor(value)
+            cache[key] = t.to(like.device, like.dtype if t.is_floating_point() else t.dtype)
+        return cache[key]
+
     def normalize(self, images: Tensor) -> Tensor:
-        mean = images.new_tensor(self.mean).view(1, 3, 1, 1)
-        std = images.new_tensor(self.std).view(1, 3, 1, 1)
+        mean = self.device_constant("mean", self.mean, images).view(1, 3, 1, 1)
+        std = self.device_constant("std", self.std, images).view(1, 3, 1, 1)
         return (images - mean) / std
 
     def describe(self) -> dict:

@@ -81,6 +81,10 @@ def nearest_bins_faiss(ab: Tensor, index, k: int = 1) -> tuple[Tensor, Tensor]:
     return torch.from_numpy(indices), torch.from_numpy(dists)
 
 
+#: Batches checked for being all gray on an accelerator (grayscale datasets are refused up front).
+GRAY_CHECKS_ON_ACCELERATOR = 8
+
+
 def is_gray_batch(images: Tensor) -> bool:
     """True when R == G == B at every pixel; a strided sample answers for nearly every colour batch."""
     sample = images[..., ::7, ::7]
@@ -126,6 +130,16 @@ class ColorizationTask(Task):
         self.l_std = sum(self.std) / 3.0
         self.bin_counts: Tensor | None = None
         self._faiss_index = None
+        self._gray_checks_left = GRAY_CHECKS_ON_ACCELERATOR
+
+    def _should_check_gray(self, images: Tensor) -> bool:
+        """Every batch on CPU; on an accelerator only the first few, as the check waits for the device."""
+        if images.device.type == "cpu":
+            return True
+        if self._gray_checks_left == 0:
+            return False
+        self._gray_checks_left -= 1
+        return True
 
     # ------------------------------------------------------------------ targets
     def _nearest(self, ab: Tensor, k: int) -> tuple[Tensor, Tensor]:
@@ -140,14 +154,14 @@ class ColorizationTask(Task):
                 self._faiss_index = faiss.IndexFlatL2(self.bins.shape[1])
                 self._faiss_index.add(self.bins.numpy())
             return nearest_bins_faiss(ab, self._faiss_index, k)
-        return nearest_bins_torch(ab, self.bins, k)
+        return nearest_bins_torch(ab, self.device_constant("bins", self.bins, ab), k)
 
     def prepare(self, images: Tensor, labels: Tensor | None = None, *, train: bool = True,
                 generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         from kornia.color import rgb_to_lab
 
         self.check_images(images)
-        if is_gray_batch(images):
+        if self._should_check_gray(images) and is_gray_batch(images):
             raise TaskError("colorization got a batch of grayscale images (R == G == B everywhere); "
                             "it needs colour data, pick another task or dataset")
         lab = rgb_to_lab(images.float().clamp(0.0, 1.0))

@@ -106,7 +106,7 @@ class JigsawTask(Task):
         off_x = torch.randint(cell_w - tile + 1, (b, self.tiles), generator=generator, device=draw).to(device)
 
         # Cell of the tile that lands in each slot, then the flat pixel index of every tile pixel.
-        cell = self._inverse.to(device)[target]                                    # (B, n²)
+        cell = self.device_constant("inverse", self._inverse, target)[target]                                    # (B, n²)
         ramp = torch.arange(tile, device=device)
         rows = ((cell // self.grid) * cell_h + off_y)[..., None] + ramp            # (B, n², t)
         cols = ((cell % self.grid) * cell_w + off_x)[..., None] + ramp             # (B, n², t)
@@ -114,9 +114,10 @@ class JigsawTask(Task):
         # Cut first: the pixel-wise gray conversion and normalisation then touch only tile pixels.
         tiles = images.float().flatten(2).gather(2, flat.expand(b, 3, -1))         # (B, 3, n²·t²)
         if train and self.gray_fraction > 0:
-            luma = (tiles * tiles.new_tensor(GRAY_WEIGHTS).view(1, 3, 1)).sum(dim=1, keepdim=True)
+            luma = (tiles * self.device_constant("gray", GRAY_WEIGHTS, tiles).view(1, 3, 1)).sum(dim=1, keepdim=True)
             tiles = torch.where(gray.view(b, 1, 1), luma.expand_as(tiles), tiles)
-        tiles = (tiles - tiles.new_tensor(self.mean).view(1, 3, 1)) / tiles.new_tensor(self.std).view(1, 3, 1)
+        mean, std = self.device_constant("mean", self.mean, tiles), self.device_constant("std", self.std, tiles)
+        tiles = (tiles - mean.view(1, 3, 1)) / std.view(1, 3, 1)
         tiles = tiles.view(b, 3, self.tiles, tile, tile).transpose(1, 2)           # (B, n², 3, t, t)
 
         # Per-tile normalisation over channels and pixels removes colour/brightness shortcuts.

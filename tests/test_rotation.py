@@ -37,3 +37,14 @@ def test_rotation_rejects_bad_input():
         pretext.build_task("rotate")
     with pytest.raises(TaskError, match="no option"):
         pretext.build_task("rotation", angles=3)
+
+
+def test_normalisation_constants_are_copied_to_the_device_once_and_follow_reassignment():
+    task = pretext.build_task("rotation")
+    x = torch.rand(2, 3, 8, 8)
+    first = task.device_constant("mean", task.mean, x)
+    assert task.device_constant("mean", task.mean, x) is first  # no new copy per batch
+    assert task.device_constant("mean", task.mean, x.double()).dtype == torch.float64
+    task.mean = (0.5, 0.5, 0.5)
+    std = torch.tensor(task.std).view(1, 3, 1, 1)
+    torch.testing.assert_close(task.normalize(x), (x - 0.5) / std)
