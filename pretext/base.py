@@ -21,6 +21,14 @@ from unnas.errors import TaskError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+#: AlexNet's PCA of ImageNet RGB pixels (values in [0, 1]): eigenvalues and eigenvectors (columns),
+#: the basis of the paper's "PCA lighting" noise on ImageNet, ImageNet-22K and Cityscapes.
+LIGHTING_EIGVAL = (0.2175, 0.0188, 0.0045)
+LIGHTING_EIGVEC = (
+    (-0.5675, 0.7192, 0.4009),
+    (-0.5808, -0.0045, -0.8140),
+    (-0.5836, -0.6948, 0.4203),
+)
 
 
 class Task(abc.ABC):
@@ -38,7 +46,11 @@ class Task(abc.ABC):
     #: Whether the task needs colour images (colorization does).
     needs_color: ClassVar[bool] = False
 
-    def __init__(self, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD):
+    def __init__(self, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+                 lighting: float = 0.0):
+        if not float(lighting) >= 0.0:
+            raise TaskError(f"task {self.name!r}: lighting (PCA noise std) must be >= 0, got {lighting}")
+        self.lighting = float(lighting)
         if len(mean) != 3 or len(std) != 3:
             raise TaskError(f"task {self.name!r}: mean and std need 3 values each, got {list(mean)} and {list(std)}")
         if any(s <= 0 for s in std):
@@ -133,7 +145,24 @@ class Task(abc.ABC):
             cache[key] = t.to(like.device, like.dtype if t.is_floating_point() else t.dtype)
         return cache[key]
 
-    def normalize(self, images: Tensor) -> Tensor:
+    def lighting_offsets(self, images: Tensor, generator: torch.Generator | None) -> Tensor:
+        """Per-image RGB offsets (B×3) of AlexNet-style PCA lighting with noise std ``self.lighting``.
+
+        Each image gets ``eigvec @ (α · eigval)`` with α ~ N(0, lighting²) per component, added to
+        every pixel before normalisation (as the paper's ImageNet/Cityscapes train pipelines). The
+        draw comes from ``generator`` on its own device, then moves (a no-op in the search, whose
+        generator lives on the batch's device).
+        """
+        draw = generator.device if generator is not None else images.device
+        alpha = torch.randn(images.shape[0], 3, generator=generator, device=draw).to(images.device, images.dtype)
+        eigval = self.device_constant("eigval", LIGHTING_EIGVAL, images)
+        eigvec = self.device_constant("eigvec", LIGHTING_EIGVEC, images)
+        return (alpha * (self.lighting * eigval)) @ eigvec.T
+
+    def normalize(self, images: Tensor, train: bool = False, generator: torch.Generator | None = None) -> Tensor:
+        """Per-channel mean/std normalisation; in training, PCA lighting first when ``lighting > 0``."""
+        if train and self.lighting > 0:
+            images = images + self.lighting_offsets(images, generator).view(-1, 3, 1, 1)
         mean = self.device_constant("mean", self.mean, images).view(1, 3, 1, 1)
         std = self.device_constant("std", self.std, images).view(1, 3, 1, 1)
         return (images - mean) / std

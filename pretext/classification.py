@@ -19,8 +19,8 @@ class ClassificationTask(Task):
     needs_labels = "class"
 
     def __init__(self, num_classes: int = 1000, label_smoothing: float = 0.0,
-                 mean=IMAGENET_MEAN, std=IMAGENET_STD):
-        super().__init__(mean, std)
+                 mean=IMAGENET_MEAN, std=IMAGENET_STD, lighting: float = 0.0):
+        super().__init__(mean, std, lighting)
         if int(num_classes) < 2:
             raise TaskError(f"classification needs num_classes >= 2, got {num_classes}")
         if not 0.0 <= float(label_smoothing) < 1.0:
@@ -34,7 +34,7 @@ class ClassificationTask(Task):
         if labels is None or labels.dim() != 1 or labels.shape[0] != images.shape[0]:
             raise TaskError("classification needs one integer label per image; this dataset has no labels "
                             "(use a labelled reader such as cifar10 or imagefolder, or a label-free task)")
-        return self.normalize(images), labels.long()
+        return self.normalize(images, train, generator), labels.long()
 
     def build_head(self, in_channels: int) -> nn.Module:
         return PooledClassifier(in_channels, self.num_classes)

@@ -106,6 +106,9 @@ class ColorizationTask(Task):
       λ=1 gives uniform weights; ``None`` (default) disables it. The counts are task state
       (:meth:`state_dict`) so a resumed run can restore them.
     - ``bins_file``: another (K, 2) ab-bin table (.npy).
+    - ``l_mean``, ``l_std``: the L normalisation (L/100 − l_mean) / l_std; by default the averages
+      of the three channel means and stds, as the paper; a reader may supply the release's own
+      constants (CIFAR-10: 0.4741 / 0.2512).
     """
 
     name = "colorization"
@@ -114,8 +117,11 @@ class ColorizationTask(Task):
     input_channels = 1
 
     def __init__(self, soft_encoding: bool = False, rebalance: float | None = None, bins_file: str | None = None,
-                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD):
+                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+                 l_mean: float | None = None, l_std: float | None = None):
         super().__init__(mean, std)
+        if l_std is not None and not float(l_std) > 0:
+            raise TaskError(f"colorization l_std must be positive, got {l_std}")
         if rebalance is not None and not 0.0 <= float(rebalance) <= 1.0:
             raise TaskError(f"colorization rebalance must be in [0, 1] (or null to disable), got {rebalance}")
         self.soft_encoding = bool(soft_encoding)
@@ -126,8 +132,8 @@ class ColorizationTask(Task):
         if self.soft_encoding and self.num_bins < SOFT_NEIGHBOURS:
             raise TaskError(f"colorization soft_encoding needs at least {SOFT_NEIGHBOURS} bins, got {self.num_bins}")
         # The paper normalises L with the mean of the three per-channel RGB statistics.
-        self.l_mean = sum(self.mean) / 3.0
-        self.l_std = sum(self.std) / 3.0
+        self.l_mean = sum(self.mean) / 3.0 if l_mean is None else float(l_mean)
+        self.l_std = sum(self.std) / 3.0 if l_std is None else float(l_std)
         self.bin_counts: Tensor | None = None
         self._faiss_index = None
         self._gray_checks_left = GRAY_CHECKS_ON_ACCELERATOR

@@ -60,8 +60,9 @@ class JigsawTask(Task):
 
     def __init__(self, grid: int = 3, num_permutations: int | None = None, permutations_file: str | None = None,
                  gray_fraction: float = 0.3, tile_fraction: float = 0.76,
-                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD):
-        super().__init__(mean, std)
+                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+                 lighting: float = 0.0):
+        super().__init__(mean, std, lighting)
         if int(grid) != grid or not 2 <= int(grid) <= 8:
             raise TaskError(f"jigsaw grid must be an integer in 2..8, got {grid}")
         if not 0.0 <= float(gray_fraction) <= 1.0:
@@ -99,7 +100,7 @@ class JigsawTask(Task):
         tile = max(1, int(self.tile_fraction * min(cell_h, cell_w)))
         device, draw = images.device, _draw_device(generator, images.device)
 
-        # Draws, always in this order: label, gray coin, per-slot jitter.
+        # Draws, always in this order: label, gray coin, per-slot jitter (then lighting, when on).
         target = torch.randint(self.num_permutations, (b,), generator=generator, device=draw).to(device)
         gray = torch.rand(b, generator=generator, device=draw).to(device) < self.gray_fraction
         off_y = torch.randint(cell_h - tile + 1, (b, self.tiles), generator=generator, device=draw).to(device)
@@ -116,6 +117,8 @@ class JigsawTask(Task):
         if train and self.gray_fraction > 0:
             luma = (tiles * self.device_constant("gray", GRAY_WEIGHTS, tiles).view(1, 3, 1)).sum(dim=1, keepdim=True)
             tiles = torch.where(gray.view(b, 1, 1), luma.expand_as(tiles), tiles)
+        if train and self.lighting > 0:  # after the gray coin, as the paper's pipeline
+            tiles = tiles + self.lighting_offsets(tiles, generator).view(b, 3, 1)
         mean, std = self.device_constant("mean", self.mean, tiles), self.device_constant("std", self.std, tiles)
         tiles = (tiles - mean.view(1, 3, 1)) / std.view(1, 3, 1)
         tiles = tiles.view(b, 3, self.tiles, tile, tile).transpose(1, 2)           # (B, n², 3, t, t)

@@ -27,7 +27,7 @@ class RotationTask(Task):
                 f"rotation needs square images so all 4 rotations share a shape, got {tuple(images.shape[-2:])}; "
                 "use a square crop"
             )
-        x = self.normalize(images)
+        x = self.normalize(images, train, generator)
         # (B, 4, C, H, W) → (4B, C, H, W): the four rotations of one image stay adjacent.
         rotated = torch.stack([torch.rot90(x, k, dims=(2, 3)) for k in range(NUM_ROTATIONS)], dim=1)
         inputs = rotated.flatten(0, 1)

@@ -29,8 +29,8 @@ class SegmentationTask(Task):
     needs_labels = "mask"
 
     def __init__(self, num_classes: int = 19, ignore_index: int = 255, aspp_channels: int = 64,
-                 rates: Sequence[int] = (6,), mean=IMAGENET_MEAN, std=IMAGENET_STD):
-        super().__init__(mean, std)
+                 rates: Sequence[int] = (6,), mean=IMAGENET_MEAN, std=IMAGENET_STD, lighting: float = 0.0):
+        super().__init__(mean, std, lighting)
         if int(num_classes) < 2:
             raise TaskError(f"segmentation needs num_classes >= 2, got {num_classes}")
         if 0 <= int(ignore_index) < int(num_classes):
@@ -56,7 +56,7 @@ class SegmentationTask(Task):
         if tuple(labels.shape) != expected or labels.is_floating_point():
             raise TaskError(f"segmentation needs integer masks of shape {expected} (B×H×W) matching the images, "
                             f"got {tuple(labels.shape)} {labels.dtype}; use a mask reader such as cityscapes")
-        return self.normalize(images), labels.to(device=images.device, dtype=torch.long)
+        return self.normalize(images, train, generator), labels.to(device=images.device, dtype=torch.long)
 
     def build_head(self, in_channels: int) -> nn.Module:
         from eval.heads import ASPP  # here, not at the top: eval.heads imports pretext.heads (a cycle)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pickle
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -64,3 +66,15 @@ def tiny_search_overrides(out_dir: Path, **extra) -> list[str]:
 
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+def write_cifar(root: Path, n_per_batch: int = 6) -> Path:
+    """CIFAR-10's python-pickle layout (data_batch_1..5, test_batch) with random pixels and labels."""
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        data = rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8)
+        labels = list(rng.integers(0, 10, n_per_batch))
+        with open(root / name, "wb") as f:
+            pickle.dump({b"data": data, b"labels": labels}, f)
+    return root

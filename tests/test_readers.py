@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pickle
 
-import numpy as np
 import pytest
 import torch
 
-from conftest import random_image, write_png
+from conftest import random_image, write_cifar, write_png
 from unnas.config import DataConfig
 from unnas.data import build_dataset
 from unnas.data.sampling import SeededSampler, split_halves
@@ -54,19 +53,8 @@ def test_eval_pipeline_is_deterministic_center_crop(image_folder):
     assert torch.equal(ds[(0, 1)][0], ds[(0, 2)][0])
 
 
-def _write_cifar(root, n_per_batch=6):
-    root.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        data = rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8)
-        labels = list(rng.integers(0, 10, n_per_batch))
-        with open(root / name, "wb") as f:
-            pickle.dump({b"data": data, b"labels": labels}, f)
-    return root
-
-
 def test_cifar10_batches(tmp_path):
-    root = _write_cifar(tmp_path / "cifar-10-batches-py")
+    root = write_cifar(tmp_path / "cifar-10-batches-py")
     train = build_dataset(DataConfig(name="cifar10", root=str(root)), "train", train=False)
     test = build_dataset(DataConfig(name="cifar10", root=str(root)), "test", train=False)
     assert len(train) == 30 and len(test) == 6 and train.num_classes == 10

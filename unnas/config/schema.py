@@ -38,6 +38,9 @@ class DataConfig:
     portion: float = 0.5
     #: Shuffle (seeded) before splitting into halves; the paper does for ImageNet, not CIFAR.
     shuffle_split: bool = True
+    #: PCA lighting noise std on training images (AlexNet eigen-basis; colorization never uses it).
+    #: null: the reader's default, 0.1 for imagenet, imagenet22k and cityscapes as the paper, else 0.
+    lighting: Optional[float] = None
 
 
 @dataclass

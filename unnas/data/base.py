@@ -11,6 +11,8 @@ from torch.utils.data import Dataset
 from pretext.base import IMAGENET_MEAN, IMAGENET_STD
 
 NO_LABEL = -1
+#: The paper's PCA lighting noise std (alphastd) for ImageNet, ImageNet-22K and Cityscapes.
+PAPER_LIGHTING = 0.1
 
 
 class ImageDataset(Dataset):
@@ -28,6 +30,12 @@ class ImageDataset(Dataset):
     num_classes: int | None = None
     #: Whether images carry colour (grayscale data is replicated to 3 channels).
     is_color: bool = True
+    #: Std of the PCA lighting noise the tasks add to training images (0: none). The paper's
+    #: ImageNet, ImageNet-22K and Cityscapes pipelines use 0.1 (``PAPER_LIGHTING``); CIFAR none.
+    lighting: float = 0.0
+    #: (mean, std) of L/100 for colorization when the paper used its own constants; None: derive
+    #: them from ``mean``/``std``.
+    luminance_stats: tuple[float, float] | None = None
 
     def load(self, index: int, generator: torch.Generator) -> tuple[Tensor, Any]:
         raise NotImplementedError

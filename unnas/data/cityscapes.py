@@ -22,7 +22,7 @@ from torch import Tensor
 
 from unnas.errors import DataError
 
-from .base import ImageDataset
+from .base import PAPER_LIGHTING, ImageDataset
 from .decode import read_image, read_label_png
 from .folder import require_dir
 from .registry import register_dataset
@@ -111,6 +111,7 @@ class Cityscapes(ImageDataset):
     label_kind = "mask"
     num_classes = NUM_CLASSES
     classes = CLASS_NAMES
+    lighting = PAPER_LIGHTING
 
     def __init__(self, images: list[Path], labels: list[tuple[Path, bool]], pipeline: CityscapesPipeline):
         self.images, self.labels, self.pipeline = images, labels, pipeline

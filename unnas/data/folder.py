@@ -11,7 +11,7 @@ from torch import Tensor
 
 from unnas.errors import ConfigError, DataError
 
-from .base import NO_LABEL, ImageDataset
+from .base import NO_LABEL, PAPER_LIGHTING, ImageDataset
 from .decode import UnreadableImage, is_image_file, read_image
 from .registry import register_dataset
 from .transforms import center_crop, random_crop, random_hflip, random_resized_crop, resize_short_side, to_float
@@ -171,4 +171,6 @@ def build_imagefolder(cfg, split: str, train: bool) -> FileListDataset:
 
 @register_dataset("imagenet", "ImageNet-1K: <root>/{train,val}/<wnid>/<image>, 1000 classes from sorted wnids")
 def build_imagenet(cfg, split: str, train: bool) -> FileListDataset:
-    return build_class_folder(cfg, split, train, strict_wnid=True)
+    dataset = build_class_folder(cfg, split, train, strict_wnid=True)
+    dataset.lighting = PAPER_LIGHTING
+    return dataset

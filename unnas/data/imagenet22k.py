@@ -22,7 +22,7 @@ from torch import Tensor
 
 from unnas.errors import DataError
 
-from .base import ImageDataset
+from .base import PAPER_LIGHTING, ImageDataset
 from .decode import read_image
 from .folder import ImagePipeline, drop_unreadable, require_dir
 from .registry import register_dataset
@@ -82,6 +82,7 @@ class ListFileDataset(ImageDataset):
     """Images at root/<wnid>/<name>, one int label each, stored compactly (see module docstring)."""
 
     label_kind = "class"
+    lighting = PAPER_LIGHTING
 
     def __init__(self, root: Path, names: np.ndarray, wnid_ids: np.ndarray, classes: list[str],
                  pipeline: ImagePipeline):

@@ -37,7 +37,14 @@ def build_dataset(cfg, split: str | None = None, train: bool = True) -> ImageDat
     info = _READERS.get(cfg.name)
     if info is None:
         raise ConfigError(f"data.name={cfg.name!r} is not a known reader; choose one of: {', '.join(sorted(_READERS))}")
-    return info.build(cfg, split or cfg.split, train)
+    dataset = info.build(cfg, split or cfg.split, train)
+    lighting = getattr(cfg, "lighting", None)
+    if lighting is not None:
+        if not float(lighting) >= 0.0:
+            raise ConfigError(f"data.lighting={lighting} must be >= 0 (0 turns PCA lighting off, null keeps "
+                              "the reader's default)")
+        dataset.lighting = float(lighting)
+    return dataset
 
 
 def list_datasets() -> dict[str, str]:

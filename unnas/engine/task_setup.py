@@ -14,7 +14,7 @@ from unnas.errors import TaskError
 
 
 def build_task_for_data(name: str, options: dict[str, Any], dataset, data_name: str) -> tuple[pretext.Task, dict]:
-    """The task ``name`` with ``options``; mean/std and num_classes default to the dataset's.
+    """The task ``name`` with ``options``; mean/std, PCA lighting and num_classes default to the dataset's.
 
     Returns the task and the resolved options (what a run directory should record).
     """
@@ -22,6 +22,11 @@ def build_task_for_data(name: str, options: dict[str, Any], dataset, data_name: 
     params = inspect.signature(pretext.get_task_class(name).__init__).parameters
     if "mean" in params and "mean" not in options:
         options["mean"], options["std"] = [float(m) for m in dataset.mean], [float(s) for s in dataset.std]
+    stats = getattr(dataset, "luminance_stats", None)
+    if "l_mean" in params and stats and "l_mean" not in options and "l_std" not in options:
+        options["l_mean"], options["l_std"] = float(stats[0]), float(stats[1])
+    if "lighting" in params and "lighting" not in options:
+        options["lighting"] = float(getattr(dataset, "lighting", 0.0))
     if "num_classes" in params and "num_classes" not in options and dataset.num_classes:
         options["num_classes"] = int(dataset.num_classes)
     task = pretext.build_task(name, **options)
