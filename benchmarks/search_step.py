@@ -24,11 +24,13 @@ import json
 import statistics
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import torch
 from torch import Tensor
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import pretext
 from pretext import TaskNetwork
@@ -100,8 +102,8 @@ class SearchIteration:
     """The model and the search's own two steps (``unnas.search.bilevel.BilevelStep``) for one setting."""
 
     def __init__(self, setting: Setting, impl: str, device: torch.device, seed: int, *, capturable: bool,
-                 targeted: bool, fused: bool | None):
-        self.setting = setting
+                 targeted: bool, fused: bool | None, foreach: bool | None = None):
+        self.setting, self.impl = setting, impl
         self.task = pretext.build_task(setting.task, **setting.options)
         torch.manual_seed(seed)
         # Both impls draw the same initial values from the same seed (as in a search run).
@@ -109,7 +111,7 @@ class SearchIteration:
         self.model = TaskNetwork(trunk, self.task.build_head(trunk.out_channels)).to(device).train()
         optim = OptimConfig(lr=setting.lr, weight_decay=setting.weight_decay, arch_lr=setting.arch_lr)
         self.step = BilevelStep(self.model, self.task.loss, optim, targeted=targeted, capturable=capturable,
-                                fused=fused)
+                                fused=fused, foreach=foreach)
 
     def compile(self) -> None:
         self.step.forward = torch.compile(self.model)
@@ -158,16 +160,50 @@ class GraphedIteration:
         return self.a_loss, self.w_loss
 
 
+#: Ops that only make a new view (or an uninitialised buffer): no kernel on a GPU.
+VIEW_OPS = {"view", "_unsafe_view", "reshape", "expand", "slice", "select", "unsqueeze", "squeeze", "t", "permute",
+            "transpose", "split", "split_with_sizes", "unbind", "detach", "alias", "as_strided", "empty",
+            "empty_strided", "empty_like", "_reshape_alias", "unfold", "narrow", "lift_fresh"}
+
+
+class _OpCounter(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.counts: Counter[str] = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.counts[func.overloadpacket.__name__] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def count_ops(setting_name: str, step: "SearchIteration", a_batch, w_batch, args) -> dict[str, Any]:
+    """Aten ops one iteration dispatches (after a first one that creates the optimiser states).
+
+    Independent of load, batch and image size; the kernel count is what a launch-bound GPU pays
+    for. Optimisers use their multi-tensor (foreach) kernels, as they do on CUDA by default.
+    """
+    step(a_batch, w_batch)
+    with _OpCounter() as counter:
+        step.train(a_batch, w_batch)
+    total = sum(counter.counts.values())
+    views = sum(n for op, n in counter.counts.items() if op in VIEW_OPS)
+    return {"setting": setting_name, "impl": step.impl, "targeted_backward": not args.full_backward,
+            "aten_ops": total, "kernel_ops": total - views, "torch": torch.__version__}
+
+
 def measure(setting_name: str, setting: Setting, impl: str, device: torch.device, args) -> dict[str, Any]:
     cuda = device.type == "cuda"
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     step = SearchIteration(setting, impl, device, args.seed, capturable=args.cuda_graph,
-                           targeted=not args.full_backward, fused=True if args.fused else None)
+                           targeted=not args.full_backward, fused=True if args.fused else None,
+                           foreach=True if args.count_ops else None)
     gen = torch.Generator().manual_seed(args.seed)
     a_batch = make_batch(setting, step.task, device, gen)
     w_batch = make_batch(setting, step.task, device, gen)
     if args.compile:
         step.compile()
+    if args.count_ops:
+        return count_ops(setting_name, step, a_batch, w_batch, args)
     if cuda:
         sync()
         torch.cuda.reset_peak_memory_stats(device)
@@ -218,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="every parameter's gradient in both steps (as the release; the search computes "
                              "only the stepped parameters' unless under DDP)")
     parser.add_argument("--fused", action="store_true", help="torch's fused SGD/Adam kernels")
+    parser.add_argument("--count-ops", action="store_true",
+                        help="count the aten ops of one iteration instead of timing (deterministic; CPU is fine)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 

@@ -24,14 +24,15 @@ class BilevelStep:
     weight-gradient kernel of every convolution in the α step. Under DDP the reducer waits for
     every parameter's gradient, so there (``targeted=False``) both backwards run in full.
 
-    ``fused`` picks torch's fused optimiser kernels (None: torch's default, foreach on CUDA).
+    ``fused`` picks torch's fused optimiser kernels and ``foreach`` its multi-tensor ones (None:
+    torch's default, which is foreach on CUDA and one op per parameter on CPU).
     ``forward`` is what runs the model (the module itself, its DDP wrapper or a compiled version).
     Neither step reads a value back to the host: losses and outputs come back as device tensors.
     """
 
     def __init__(self, model: nn.Module, loss: Callable[[Tensor, Tensor], Tensor], optim: OptimConfig, *,
                  forward: Callable[[Tensor], Tensor] | None = None, targeted: bool = True,
-                 capturable: bool = False, fused: bool | None = None):
+                 capturable: bool = False, fused: bool | None = None, foreach: bool | None = None):
         self.model = model
         self.forward = forward or model
         self.loss = loss
@@ -39,10 +40,12 @@ class BilevelStep:
         self.targeted = targeted
         self.w_params, self.a_params = split_parameters(model)
         self.w_opt = torch.optim.SGD(self.w_params, lr=optim.lr, momentum=optim.momentum, nesterov=optim.nesterov,
-                                     weight_decay=optim.weight_decay, fused=fused)
+                                     weight_decay=optim.weight_decay, fused=fused, foreach=foreach)
         # capturable: Adam keeps its step count on the device so the step can live in a CUDA graph.
         self.a_opt = torch.optim.Adam(self.a_params, lr=optim.arch_lr, betas=tuple(optim.arch_betas),
-                                      weight_decay=optim.arch_weight_decay, capturable=capturable, fused=fused)
+                                      weight_decay=optim.arch_weight_decay, capturable=capturable, fused=fused,
+                                      foreach=foreach)
+        self.foreach = foreach
 
     def _backward(self, loss: Tensor, params: list[nn.Parameter]) -> None:
         # Frozen parameters (α of a cell type the network lacks) cannot be backward inputs.
@@ -61,7 +64,7 @@ class BilevelStep:
         outputs = self.forward(inputs)
         loss = self.loss(outputs, targets)
         self._backward(loss, self.w_params)
-        nn.utils.clip_grad_norm_(self.w_params, self.grad_clip)
+        nn.utils.clip_grad_norm_(self.w_params, self.grad_clip, foreach=self.foreach)
         self.w_opt.step()
         return loss.detach(), outputs.detach()
 
