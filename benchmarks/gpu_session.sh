@@ -30,8 +30,9 @@ case $part in
     python3 benchmarks/search_step.py --impl fast --fused | tee -a "$OUT/search_step.jsonl"
     python3 benchmarks/pretext_targets.py --devices cuda | tee "$OUT/pretext_targets.jsonl"
     ;;
-  paths)  # the CUDA graph, the CUDA code paths and NCCL/SyncBN, none of which CPU CI can run
+  paths)  # CUDA graph and bf16, the CUDA code paths and NCCL/SyncBN, none of which CPU CI can run
     python3 benchmarks/search_step.py --impl fast --cuda-graph | tee "$OUT/search_step_graph.jsonl"
+    python3 benchmarks/search_step.py --impl fast --bf16 | tee -a "$OUT/search_step_graph.jsonl"
     python3 -m pytest -q -p no:cacheprovider tests/test_task_contract.py tests/test_colorization.py \
       2>&1 | tee "$OUT/pytest_cuda.txt"
     python3 -m unnas.cli search device=cuda out_dir=/tmp/run-cuda optim.epochs=1 progress=false \

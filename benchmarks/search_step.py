@@ -116,6 +116,16 @@ class SearchIteration:
     def compile(self) -> None:
         self.step.forward = torch.compile(self.model)
 
+    def use_bf16(self) -> None:
+        """bf16 autocast around the model; outputs back in float32 for the loss and metrics."""
+        model, device_type = self.model, next(self.model.parameters()).device.type
+
+        def forward(x: Tensor) -> Tensor:
+            with torch.autocast(device_type, dtype=torch.bfloat16):
+                return model(x).float()
+
+        self.step.forward = forward
+
     def train(self, a_batch, w_batch) -> tuple[Tensor, Tensor, Tensor]:
         """Everything but the metrics: (α-step loss, weight-step loss, weight-step outputs)."""
         return self.step.arch_step(*a_batch), *self.step.weight_step(*w_batch)
@@ -200,6 +210,8 @@ def measure(setting_name: str, setting: Setting, impl: str, device: torch.device
     gen = torch.Generator().manual_seed(args.seed)
     a_batch = make_batch(setting, step.task, device, gen)
     w_batch = make_batch(setting, step.task, device, gen)
+    if args.bf16:
+        step.use_bf16()
     if args.compile:
         step.compile()
     if args.count_ops:
@@ -224,7 +236,7 @@ def measure(setting_name: str, setting: Setting, impl: str, device: torch.device
     n_inputs = a_batch[0].shape[0]
     return {
         "setting": setting_name, "impl": impl, "compile": args.compile, "cuda_graph": args.cuda_graph,
-        "targeted_backward": not args.full_backward, "fused_optim": args.fused,
+        "targeted_backward": not args.full_backward, "fused_optim": args.fused, "bf16": args.bf16,
         "task": setting.task, "images": setting.batch, "inputs": n_inputs, "size": setting.size,
         "width": setting.width, "cells": setting.cells, "stem": setting.stem,
         "median_ms": round(median * 1000, 2), "min_ms": round(min(times) * 1000, 2), "iters": args.iters,
@@ -254,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="every parameter's gradient in both steps (as the release; the search computes "
                              "only the stepped parameters' unless under DDP)")
     parser.add_argument("--fused", action="store_true", help="torch's fused SGD/Adam kernels")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast around the model (float32 weights)")
     parser.add_argument("--count-ops", action="store_true",
                         help="count the aten ops of one iteration instead of timing (deterministic; CPU is fine)")
     parser.add_argument("--seed", type=int, default=0)
