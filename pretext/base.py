@@ -31,6 +31,11 @@ LIGHTING_EIGVEC = (
 )
 
 
+def draw_device(generator: torch.Generator | None, device: torch.device) -> torch.device:
+    """Where random draws happen: on the generator's device (results then move to ``device``)."""
+    return generator.device if generator is not None else device
+
+
 class Task(abc.ABC):
     """Base class of every pretext or supervised task.
 
@@ -153,18 +158,20 @@ class Task(abc.ABC):
         draw comes from ``generator`` on its own device, then moves (a no-op in the search, whose
         generator lives on the batch's device).
         """
-        draw = generator.device if generator is not None else images.device
+        draw = draw_device(generator, images.device)
         alpha = torch.randn(images.shape[0], 3, generator=generator, device=draw).to(images.device, images.dtype)
         eigval = self.device_constant("eigval", LIGHTING_EIGVAL, images)
         eigvec = self.device_constant("eigvec", LIGHTING_EIGVEC, images)
         return (alpha * (self.lighting * eigval)) @ eigvec.T
 
     def normalize(self, images: Tensor, train: bool = False, generator: torch.Generator | None = None) -> Tensor:
-        """Per-channel mean/std normalisation; in training, PCA lighting first when ``lighting > 0``."""
+        """Per-channel mean/std normalisation of B×3×… images; in training, PCA lighting first when
+        ``lighting > 0``. Any trailing layout works (jigsaw passes B×3×pixels)."""
+        channel = (3,) + (1,) * (images.dim() - 2)
         if train and self.lighting > 0:
-            images = images + self.lighting_offsets(images, generator).view(-1, 3, 1, 1)
-        mean = self.device_constant("mean", self.mean, images).view(1, 3, 1, 1)
-        std = self.device_constant("std", self.std, images).view(1, 3, 1, 1)
+            images = images + self.lighting_offsets(images, generator).view(-1, *channel)
+        mean = self.device_constant("mean", self.mean, images).view(1, *channel)
+        std = self.device_constant("std", self.std, images).view(1, *channel)
         return (images - mean) / std
 
     def describe(self) -> dict:

@@ -18,17 +18,13 @@ from torch import Tensor, nn
 
 from unnas.errors import TaskError
 
-from .base import IMAGENET_MEAN, IMAGENET_STD, Task
+from .base import IMAGENET_MEAN, IMAGENET_STD, Task, draw_device
 from .permutations import default_permutations, load_permutations
 from .registry import register_task
 
 #: ITU-R 601 luma weights, as OpenCV's RGB→gray that the paper used.
 GRAY_WEIGHTS = (0.299, 0.587, 0.114)
 TILE_EPS = 1e-5
-
-
-def _draw_device(generator: torch.Generator | None, device: torch.device) -> torch.device:
-    return generator.device if generator is not None else device
 
 
 class JigsawHead(nn.Module):
@@ -98,7 +94,7 @@ class JigsawTask(Task):
         b, _, h, w = images.shape
         cell_h, cell_w = h // self.grid, w // self.grid
         tile = max(1, int(self.tile_fraction * min(cell_h, cell_w)))
-        device, draw = images.device, _draw_device(generator, images.device)
+        device, draw = images.device, draw_device(generator, images.device)
 
         # Draws, always in this order: label, gray coin, per-slot jitter (then lighting, when on).
         target = torch.randint(self.num_permutations, (b,), generator=generator, device=draw).to(device)
@@ -107,7 +103,7 @@ class JigsawTask(Task):
         off_x = torch.randint(cell_w - tile + 1, (b, self.tiles), generator=generator, device=draw).to(device)
 
         # Cell of the tile that lands in each slot, then the flat pixel index of every tile pixel.
-        cell = self.device_constant("inverse", self._inverse, target)[target]                                    # (B, n²)
+        cell = self.device_constant("inverse", self._inverse, target)[target]     # (B, n²)
         ramp = torch.arange(tile, device=device)
         rows = ((cell // self.grid) * cell_h + off_y)[..., None] + ramp            # (B, n², t)
         cols = ((cell % self.grid) * cell_w + off_x)[..., None] + ramp             # (B, n², t)
@@ -117,10 +113,7 @@ class JigsawTask(Task):
         if train and self.gray_fraction > 0:
             luma = (tiles * self.device_constant("gray", GRAY_WEIGHTS, tiles).view(1, 3, 1)).sum(dim=1, keepdim=True)
             tiles = torch.where(gray.view(b, 1, 1), luma.expand_as(tiles), tiles)
-        if train and self.lighting > 0:  # after the gray coin, as the paper's pipeline
-            tiles = tiles + self.lighting_offsets(tiles, generator).view(b, 3, 1)
-        mean, std = self.device_constant("mean", self.mean, tiles), self.device_constant("std", self.std, tiles)
-        tiles = (tiles - mean.view(1, 3, 1)) / std.view(1, 3, 1)
+        tiles = self.normalize(tiles, train, generator)  # lighting after the gray coin, as the paper's pipeline
         tiles = tiles.view(b, 3, self.tiles, tile, tile).transpose(1, 2)           # (B, n², 3, t, t)
 
         # Per-tile normalisation over channels and pixels removes colour/brightness shortcuts.
