@@ -14,7 +14,7 @@ import sys
 import traceback
 
 from unnas import __version__
-from unnas.errors import UnnasError
+from unnas.errors import UnnasError, one_line
 
 
 def _command_modules():
@@ -36,15 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
-
-
-def one_line(exc: BaseException) -> str:
-    """The user-facing line of an error, also when it was re-raised from a DataLoader worker."""
-    text = str(exc).strip()
-    if "Original Traceback" in text:  # DataLoader re-raises worker errors with the worker's traceback
-        last = [ln for ln in text.splitlines() if ln.strip()][-1]
-        text = last.split(": ", 1)[1] if ": " in last else last
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -234,7 +234,7 @@ def base_row(job: dict, cfg) -> dict:
 
 def run_job(job: dict, cfg, device: torch.device | str | None = None) -> dict:
     """Run one planned job and return its results row (status ``ok`` or ``failed``; never raises for the job)."""
-    from unnas.cli import one_line
+    from unnas.errors import one_line
     from unnas.engine.device import resolve_device
 
     start = time.time()

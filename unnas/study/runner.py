@@ -139,7 +139,7 @@ class SlurmRunner:
                 try:
                     row = handle.result()
                 except Exception as exc:  # the task died outside run_job (timeout, node failure)
-                    from unnas.cli import one_line
+                    from unnas.errors import one_line
 
                     row = base_row(by_handle[handle.job_id], cfg)
                     row.update(status="failed", metric=None, error=f"submitit job {handle.job_id}: {one_line(exc)}")
