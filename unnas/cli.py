@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import signal
 import sys
+import threading
 import traceback
 
 from unnas import __version__
@@ -44,6 +46,16 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    on_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main else None
+    try:
+        return _run_command(args)
+    finally:
+        if on_main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run_command(args) -> int:
     try:
         return int(args._run(args) or 0)
     except UnnasError as exc:
@@ -51,9 +63,17 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"unnas {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as exc:
         print(f"unnas {args.command}: interrupted; re-run the same command to resume", file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
+
+
+class Terminated(BaseException):
+    """SIGTERM (a scheduler's or the user's kill): unwinds like Ctrl-C, so locks and temp files are released."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
 
 
 if __name__ == "__main__":

@@ -1,17 +1,25 @@
 """Atomic file writes: write to a temporary file in the same folder, fsync, then rename.
 
 A reader (or a resumed run after SIGKILL) sees either the old file or the new one, never a
-half-written one.
+half-written one. A full disk (ENOSPC, a file-size limit, or torch's short-write error) ends in
+one :class:`~unnas.errors.DiskFullError` line and leaves the previous file intact. JSON is strict:
+NaN or Infinity is a bug, never written.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
+
+from unnas.errors import DiskFullError
+
+#: Name pattern of the temporary files; a killed write leaves one behind, see remove_stale_temps.
+TEMP_GLOB = ".*.tmp"
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -28,13 +36,34 @@ def atomic_write(path: str | Path, write: Callable[[io.BufferedWriter], None]) -
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if _is_disk_full(exc):
+            raise DiskFullError(f"no space left on device writing {path}; free some space and re-run the same "
+                                "command (the previous file is intact)") from None
         raise
     return path
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return True
+    # torch's zip writer reports a short write as a RuntimeError ("unexpected pos …")
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("unexpected pos" in text or "file write failed" in text)
+
+
+def remove_stale_temps(folder: str | Path) -> int:
+    """Delete temporary files that killed writes left in ``folder``; call only while holding its lock."""
+    removed = 0
+    for tmp in Path(folder).glob(TEMP_GLOB):
+        if tmp.is_file():
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -46,7 +75,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+    return atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
 
 
 def atomic_torch_save(path: str | Path, obj: Any) -> Path:

@@ -11,6 +11,7 @@ Layout::
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import yaml
 
 from unnas.errors import CheckpointError
 
-from .atomic import atomic_write_text
+from .atomic import atomic_write_text, remove_stale_temps
 
 
 class RunDir:
@@ -44,22 +45,31 @@ class RunDir:
     def has_checkpoint(self) -> bool:
         return self.checkpoint.exists()
 
-    def prepare(self, config_yaml: str, ignore_keys: tuple[str, ...] = ()) -> None:
-        """Create the folder and write the config, or check a resumed run's config matches."""
+    def prepare(self, config_yaml: str, ignore_keys: tuple[str, ...] = (), saved_config: str | None = None) -> None:
+        """Create the folder and write the config, or check that a resumed run's settings match.
+
+        A resume is compared with ``saved_config`` (the config the checkpoint carries) when given,
+        else with ``config.yaml``; a refused resume changes nothing on disk.
+        """
         if self.path.exists() and not self.path.is_dir():
             raise CheckpointError(f"out_dir {self.path} exists and is not a directory; choose another out_dir")
         self.path.mkdir(parents=True, exist_ok=True)
-        if self.config_file.exists() and self.has_checkpoint():
-            old = yaml.safe_load(self.config_file.read_text()) or {}
-            new = yaml.safe_load(config_yaml) or {}
-            diff = first_difference(old, new, ignore_keys)
-            if diff is not None:
-                key, a, b = diff
-                raise CheckpointError(
-                    f"{self.path} holds a run with {key}={a!r}, but this command asks for {key}={b!r}; "
-                    "re-run with the same settings to resume, or choose a new out_dir"
-                )
-        atomic_write_text(self.config_file, config_yaml)
+        if self.has_checkpoint():
+            old_text = saved_config
+            if old_text is None and self.config_file.exists():
+                old_text = self.config_file.read_text()
+            if old_text is not None:
+                old = yaml.safe_load(old_text) or {}
+                new = yaml.safe_load(config_yaml) or {}
+                diff = first_difference(old, new, ignore_keys)
+                if diff is not None:
+                    key, a, b = diff
+                    raise CheckpointError(
+                        f"{self.path} holds a run with {key}={a!r}, but this command asks for {key}={b!r}; "
+                        "re-run with the same settings to resume, or choose a new out_dir"
+                    )
+        if not self.config_file.exists() or self.config_file.read_text() != config_yaml:
+            atomic_write_text(self.config_file, config_yaml)
 
     def truncate_metrics(self, max_step: int) -> None:
         """Drop log lines written after the checkpoint a resumed run starts from."""
@@ -78,7 +88,11 @@ class RunDir:
     def log(self, record: dict[str, Any]) -> None:
         record = {"time": round(time.time(), 3), **record}
         with self.metrics_file.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(json.dumps(finite_or_null(record), allow_nan=False) + "\n")
+
+    def remove_stale_temps(self) -> int:
+        """Temp files of writes killed in an earlier process (the caller holds the directory lock)."""
+        return sum(remove_stale_temps(d) for d in (self.path, self.checkpoint.parent) if d.is_dir())
 
 
 def first_difference(old: Any, new: Any, ignore: tuple[str, ...], prefix: str = "") -> tuple[str, Any, Any] | None:
@@ -97,3 +111,14 @@ def first_difference(old: Any, new: Any, ignore: tuple[str, ...], prefix: str = 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     lines = Path(path).read_text().splitlines() if Path(path).exists() else []
     return [json.loads(ln) for ln in lines if ln.strip()]
+
+
+def finite_or_null(obj: Any) -> Any:
+    """``obj`` with every NaN/Inf float replaced by None, so logs stay strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_null(v) for v in obj]
+    return obj

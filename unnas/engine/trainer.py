@@ -32,16 +32,18 @@ from unnas.data.sampling import SeededSampler
 from unnas.engine.schedule import cosine_lr
 from unnas.engine import distributed
 from unnas.engine.atomic import atomic_torch_save
+from unnas.engine.divergence import FiniteGuard
+from unnas.engine.lock import DirLock
 from unnas.engine.precise_bn import bn_layers, update_bn_stats
 from unnas.engine.rng import capture_rng, restore_rng
 from unnas.engine.rundir import RunDir
-from unnas.errors import CheckpointError, ConfigError, DataError
+from unnas.errors import CheckpointError, ConfigError, DataError, UnnasError, one_line
 
 __all__ = ["Recipe", "evaluate", "epoch_lr", "train_and_evaluate", "validate_recipe"]
 
 CHECKPOINT_FORMAT = "unnas-train-v1"
 #: Config keys a resumed `unnas train` may change (they do not change the result).
-RESUME_MAY_CHANGE = ("progress", "device", "data.num_workers", "recipe.num_workers", "recipe.test_batch_size")
+RESUME_MAY_CHANGE = ("out_dir", "progress", "device", "data.num_workers", "recipe.num_workers", "recipe.test_batch_size")
 #: Train-log lines per epoch in metrics.jsonl (besides the epoch-end record).
 LOGS_PER_EPOCH = 10
 
@@ -179,6 +181,9 @@ class _Training:
         self.epoch = 0  # next epoch to run
         self.elapsed = 0.0
         self.history: list[dict[str, Any]] = []
+        self.lock: DirLock | None = None
+        self.config_yaml: str | None = None
+        self.guard = FiniteGuard(device, "training", f"recipe.lr={recipe.lr}")
         self.run_dir: RunDir | None = None
 
     # ------------------------------------------------------------------ state
@@ -194,16 +199,11 @@ class _Training:
             # written at epoch ends only (an epoch takes minutes even on ImageNet with 8 GPUs)
             "epoch": self.epoch, "iteration": 0, "rng": capture_rng({"task": self.task_gen}),
             "history": self.history, "elapsed": self.elapsed, "recipe": self._recipe_key(),
+            "config_yaml": self.config_yaml, "train_images": len(self.train_set),
         }
 
     def load_state_dict(self, state: dict[str, Any], path: Path) -> None:
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            raise CheckpointError(f"{path} is not an unnas train checkpoint; use a new out_dir")
-        old, new = state["recipe"], self._recipe_key()
-        for key in new:
-            if old.get(key) != new[key]:
-                raise CheckpointError(f"{path} was trained with recipe {key}={old.get(key)!r}, but this run asks for "
-                                      f"{new[key]!r}; use the same settings to resume, or a new out_dir")
+        self._check_state(state, path)
         try:
             self.model.load_state_dict(state["model"])
         except RuntimeError as exc:
@@ -213,39 +213,71 @@ class _Training:
         self.epoch, self.elapsed, self.history = state["epoch"], state["elapsed"], state["history"]
         restore_rng(state["rng"], {"task": self.task_gen})
 
+    def _check_state(self, state: dict[str, Any], path: Path) -> None:
+        """A checkpoint of this kind, recipe and data; raises before anything changes."""
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"{path} is not an unnas train checkpoint; use a new out_dir")
+        old, new = state["recipe"], self._recipe_key()
+        for key in new:
+            if old.get(key) != new[key]:
+                raise CheckpointError(f"{path} was trained with recipe {key}={old.get(key)!r}, but this run asks for "
+                                      f"{new[key]!r}; use the same settings to resume, or a new out_dir")
+        size = state.get("train_images")
+        if size is not None and size != len(self.train_set):
+            raise CheckpointError(f"{path} was made on {size} training images but the data now has "
+                                  f"{len(self.train_set)}; restore the same files to resume, or use a new out_dir")
+
     def _log(self, record: dict[str, Any]) -> None:
         if self.run_dir is not None and self.dist.is_main:
             self.run_dir.log(record)
 
+    def _read_checkpoint(self, rd: RunDir) -> dict[str, Any]:
+        try:
+            return torch.load(rd.checkpoint, map_location="cpu", weights_only=False)
+        except Exception as exc:
+            raise CheckpointError(f"cannot read {rd.checkpoint}: {one_line(exc)}; delete it to start over") from None
+
     def _open_run_dir(self, run_dir: str | Path, config_yaml: str | None) -> bool:
-        """Create or check the run directory; load its checkpoint. Returns whether the run resumed."""
+        """Lock, check and create the run directory; load its checkpoint. Returns whether the run resumed.
+
+        The checkpoint is read and checked before anything is written, so a refused resume changes
+        nothing on disk; the lock is held until :meth:`close`.
+        """
         rd = self.run_dir = RunDir(run_dir)
-        failure = None
+        failure, state = None, None
         if self.dist.is_main:
             try:
-                if config_yaml is not None:
-                    rd.prepare(config_yaml, ignore_keys=RESUME_MAY_CHANGE)
-                elif rd.path.exists() and not rd.path.is_dir():
+                if rd.path.exists() and not rd.path.is_dir():
                     raise CheckpointError(f"run directory {rd.path} exists and is not a directory; choose another")
-                else:
-                    rd.path.mkdir(parents=True, exist_ok=True)
-            except CheckpointError as exc:
+                self.lock = DirLock(rd.path).acquire()
+                rd.remove_stale_temps()
+                if rd.has_checkpoint():
+                    state = self._read_checkpoint(rd)
+                    self._check_state(state, rd.checkpoint)
+                if config_yaml is not None:
+                    rd.prepare(config_yaml, ignore_keys=RESUME_MAY_CHANGE,
+                               saved_config=state.get("config_yaml") if state else None)
+            except UnnasError as exc:
                 failure = str(exc)
         failure = self.dist.broadcast(failure)  # every rank stops if rank 0 cannot use the run dir
         if failure:
             raise CheckpointError(failure)
+        self.config_yaml = config_yaml
         if not rd.has_checkpoint():
             if self.dist.is_main:
                 rd.truncate_metrics(-1)
             return False
-        try:
-            state = torch.load(rd.checkpoint, map_location="cpu", weights_only=False)
-        except Exception as exc:
-            raise CheckpointError(f"cannot read {rd.checkpoint}: {exc}; delete it to start over") from None
-        self.load_state_dict(state, rd.checkpoint)
+        self.load_state_dict(state if state is not None else self._read_checkpoint(rd), rd.checkpoint)
         if self.dist.is_main:
             rd.truncate_metrics(self.epoch * self.iters_per_epoch)
+            print(f"unnas train: resuming from step {self.epoch * self.iters_per_epoch} (epoch {self.epoch})",
+                  flush=True)
         return True
+
+    def close(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     # ------------------------------------------------------------------ loop
     def fit(self, run_dir: str | Path | None, progress: bool, config_yaml: str | None) -> dict[str, Any]:
@@ -304,6 +336,7 @@ class _Training:
                 break
             loss, metrics = self._step(batch)
             losses.append(loss)
+            self.guard.observe(loss)
             images += batch[0].shape[0]
             for k, v in {"loss": loss, **metrics}.items():
                 window.setdefault(k, []).append(v)
@@ -312,6 +345,7 @@ class _Training:
             t_last = now
             bar.update(1)
             if (it + 1) % log_every == 0 or it + 1 == ipe:
+                self.guard.check(self.epoch * ipe + it + 1, self.epoch)
                 means = {k: float(torch.stack(v).float().mean()) for k, v in window.items()}
                 img_s = images / max(now - t_window, 1e-9)
                 self._log({"step": self.epoch * ipe + it + 1, "epoch": self.epoch, "iter": it + 1, **means, "lr": lr,
@@ -338,6 +372,8 @@ class _Training:
 
     def _end_epoch(self, train_loss: float, lr: float) -> None:
         r = self.recipe
+        # no evaluation, history entry or checkpoint from a diverged state
+        self.guard.check((self.epoch + 1) * self.iters_per_epoch, self.epoch, self.model.parameters())
         t0 = time.perf_counter()
         if r.precise_bn_batches:
             self._precise_bn()
@@ -386,4 +422,7 @@ def train_and_evaluate(model: nn.Module, task: pretext.Task, train_set, test_set
     takes a strided share of the data (``batch_size`` per process) and rank 0 writes.
     """
     training = _Training(model, task, train_set, test_set, recipe, device, seed)
-    return training.fit(run_dir, progress, config_yaml)
+    try:
+        return training.fit(run_dir, progress, config_yaml)
+    finally:
+        training.close()

@@ -28,11 +28,13 @@ from unnas.data.sampling import SeededSampler, split_halves
 from unnas.engine import distributed
 from unnas.engine.atomic import atomic_torch_save, atomic_write_json
 from unnas.engine.device import resolve_device, set_determinism
+from unnas.engine.divergence import FiniteGuard
+from unnas.engine.lock import DirLock
 from unnas.engine.rng import capture_rng, restore_rng, seed_everything
 from unnas.engine.rundir import RunDir
 from unnas.engine.schedule import cosine_lr
 from unnas.engine.task_setup import build_task_for_data
-from unnas.errors import CheckpointError, ConfigError, DataError, TaskError
+from unnas.errors import CheckpointError, ConfigError, DataError, TaskError, UnnasError, one_line
 from unnas.search.bilevel import BilevelStep
 from unnas.spaces.darts.genotype import Genotype
 from unnas.spaces.darts.fast_supernet import FastSupernet
@@ -42,7 +44,7 @@ from unnas.spaces.darts.supernet import STEMS, REDUCTIONS, Supernet
 SUPERNETS = {"reference": Supernet, "fast": FastSupernet}
 
 #: Config keys a resumed run may change (they do not affect the computation).
-RESUME_MAY_CHANGE = ("progress", "log_every", "checkpoint_every", "data.num_workers", "device")
+RESUME_MAY_CHANGE = ("out_dir", "progress", "log_every", "checkpoint_every", "data.num_workers", "device")
 
 
 def validate_search_config(cfg: SearchConfig) -> None:
@@ -188,6 +190,7 @@ class DartsSearch:
         self.epoch, self.iteration = 0, 0  # next iteration to run
         self.elapsed = 0.0
         self.history: list[dict[str, Any]] = []
+        self.guard = FiniteGuard(self.device, "search", f"optim.lr={cfg.optim.lr} or optim.arch_lr={cfg.optim.arch_lr}")
 
     # ------------------------------------------------------------------ building
     def _check_crop_fits_task(self) -> None:
@@ -211,6 +214,9 @@ class DartsSearch:
             "step": self.global_step,
             # tasks with running state (colorization's bin prior when rebalancing) carry it along
             "task": self.task.state_dict(),
+            # resume compares against this, so a deleted or edited config.yaml cannot mix settings
+            "config_yaml": self.config_yaml,
+            "dataset_size": len(self.dataset),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -232,11 +238,24 @@ class DartsSearch:
         self.history = state["history"]
         self.task.load_state_dict(state.get("task") or {})
 
+    def _check_resumable(self, state: dict[str, Any] | None) -> None:
+        """The data a checkpoint was made on must still be there: a changed file set would silently
+        change the halves and the data order of the rest of the run."""
+        if state is None or "dataset_size" not in state or state["dataset_size"] == len(self.dataset):
+            return
+        raise CheckpointError(f"{self.run_dir.checkpoint} was made on {state['dataset_size']} images but the data "
+                              f"now has {len(self.dataset)}; restore the same files to resume, or use a new out_dir")
+
     @property
     def global_step(self) -> int:
         return self.epoch * self.iters_per_epoch + self.iteration
 
+    def check_finite(self) -> None:
+        """Before anything is written: stop if a loss, weight or α is not finite."""
+        self.guard.check(self.global_step, self.epoch, self.model.parameters())
+
     def save_checkpoint(self) -> None:
+        self.check_finite()
         if self.dist.is_main:
             atomic_torch_save(self.run_dir.checkpoint, self.state_dict())
 
@@ -301,25 +320,54 @@ class DartsSearch:
 
     # ------------------------------------------------------------------ loop
     def run(self) -> SearchResult:
-        cfg, rd = self.cfg, self.run_dir
-        resumed = rd.has_checkpoint()
-        failure = None
+        """Lock the run directory (one writer), then start or resume; the lock goes with the process."""
+        lock, failure = None, None
         if self.dist.is_main:
             try:
-                rd.prepare(self.config_yaml, ignore_keys=RESUME_MAY_CHANGE)
-            except CheckpointError as exc:
+                if self.run_dir.path.exists() and not self.run_dir.path.is_dir():
+                    raise CheckpointError(f"out_dir {self.run_dir.path} exists and is not a directory; "
+                                          "choose another out_dir")
+                lock = DirLock(self.run_dir.path).acquire()
+            except UnnasError as exc:
                 failure = str(exc)
         failure = self.dist.broadcast(failure)  # every rank stops if rank 0 cannot use the run dir
         if failure:
             raise CheckpointError(failure)
-        if resumed:
+        try:
+            return self._run_locked()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _read_checkpoint(self) -> dict[str, Any]:
+        rd = self.run_dir
+        try:
+            return torch.load(rd.checkpoint, map_location=self.device, weights_only=False)
+        except Exception as exc:
+            raise CheckpointError(f"cannot read {rd.checkpoint}: {one_line(exc)}; delete it to start over") from None
+
+    def _run_locked(self) -> SearchResult:
+        cfg, rd = self.cfg, self.run_dir
+        resumed = rd.has_checkpoint()
+        failure, state = None, None
+        if self.dist.is_main:
             try:
-                state = torch.load(rd.checkpoint, map_location=self.device, weights_only=False)
-            except Exception as exc:
-                raise CheckpointError(f"cannot read {rd.checkpoint}: {exc}; delete it to start over") from None
-            self.load_state_dict(state)
+                rd.remove_stale_temps()
+                # everything is checked against the checkpoint before anything on disk changes
+                state = self._read_checkpoint() if resumed else None
+                self._check_resumable(state)
+                rd.prepare(self.config_yaml, ignore_keys=RESUME_MAY_CHANGE,
+                           saved_config=state.get("config_yaml") if state else None)
+            except CheckpointError as exc:
+                failure = str(exc)
+        failure = self.dist.broadcast(failure)
+        if failure:
+            raise CheckpointError(failure)
+        if resumed:
+            self.load_state_dict(state if state is not None else self._read_checkpoint())
             if self.dist.is_main:
                 rd.truncate_metrics(self.global_step)
+                print(f"unnas search: resuming from step {self.global_step} (epoch {self.epoch})", flush=True)
         elif self.dist.is_main:
             rd.truncate_metrics(-1)
             rd.log({"event": "start", "world_size": self.dist.world_size, "step": 0, "device": str(self.device), "task": self.task.describe(),
@@ -347,19 +395,21 @@ class DartsSearch:
         while self.iteration < self.iters_per_epoch:
             batch = self.w_stream.next(wrap=False)
             if self.epoch + self.iteration / self.iters_per_epoch >= o.arch_start_epoch:
-                self.arch_step()
+                self.guard.observe(self.arch_step())
             loss, metrics, n_inputs = self.weight_step(batch)
             self.iteration += 1
             now = time.perf_counter()
             self.elapsed += now - t_last
             t_last = now
             window_loss.append(loss)
+            self.guard.observe(loss)
             window_inputs += n_inputs
             window_images += batch[0].shape[0]
             for k, v in metrics.items():
                 window_metrics.setdefault(k, []).append(v)
             bar.update(1)
             if self.iteration % cfg.log_every == 0 or self.iteration == self.iters_per_epoch:
+                self.guard.check(self.global_step, self.epoch)
                 dt = max(now - t_window, 1e-9)
                 record = {
                     "step": self.global_step, "epoch": self.epoch, "iter": self.iteration,
@@ -377,6 +427,7 @@ class DartsSearch:
         self._end_epoch()
 
     def _end_epoch(self) -> None:
+        self.check_finite()  # no genotype, α or checkpoint from a diverged state
         genotype = self.trunk.genotype()
         evaluation = self.evaluate()
         alphas = self.trunk.alpha_weights()
