@@ -220,7 +220,7 @@ class _Training:
         old, new = state["recipe"], self._recipe_key()
         for key in new:
             if old.get(key) != new[key]:
-                raise CheckpointError(f"{path} was trained with recipe {key}={old.get(key)!r}, but this run asks for "
+                raise CheckpointError(f"{path} was trained with recipe.{key}={old.get(key)!r}, but this run asks for "
                                       f"{new[key]!r}; use the same settings to resume, or a new out_dir")
         size = state.get("train_images")
         if size is not None and size != len(self.train_set):
