@@ -80,7 +80,15 @@ def test_bad_notation_is_rejected(text):
 def test_eval_widths_name_published_genotypes():
     assert EVAL_WIDTHS["imagenet"]["darts_v2"] == 48
     assert EVAL_WIDTHS["imagenet"]["unnas_cityscapes_col"] == 54
-    assert EVAL_WIDTHS["cityscapes"] == {"darts_v2": 82}
+    # the release's Cityscapes eval configs: one width per published genotype (12 cells)
+    by_width = {86: {"unnas_cityscapes_col"},
+                80: {"unnas_cityscapes_jig", "unnas_cityscapes_seg", "unnas_imagenet_col", "unnas_imagenet22k_cls"},
+                78: {"unnas_cityscapes_rot", "unnas_imagenet_cls", "unnas_imagenet_rot", "unnas_imagenet_jig",
+                     "unnas_imagenet22k_rot", "unnas_imagenet22k_col", "unnas_imagenet22k_jig"},
+                82: {"darts_v2"}}
+    assert EVAL_WIDTHS["cityscapes"] == {name: w for w, names in by_width.items() for name in names}
+    assert set(EVAL_WIDTHS["cityscapes"]) == {n for n in PUBLISHED if n.startswith("unnas_")} | {"darts_v2"}
+    assert all(78 <= w <= 86 for w in EVAL_WIDTHS["cityscapes"].values())  # UNNAS_FACTS B.7
     for widths in EVAL_WIDTHS.values():
         assert set(widths) <= set(PUBLISHED)
         assert all(w % 2 == 0 for w in widths.values())

@@ -129,7 +129,8 @@ _TABLE: dict[str, tuple] = {
 #: Names of the published genotypes, in table order.
 PUBLISHED: tuple[str, ...] = tuple(_TABLE)
 
-#: Evaluation width C of the released configs (UNNAS_FACTS A.b / B.7); only known values.
+#: Evaluation width C of the released configs (UNNAS_FACTS A.b / B.7): ImageNet mobile (14 cells) and
+#: Cityscapes (12 cells); other names fall back to the setting's default width.
 EVAL_WIDTHS: dict[str, dict[str, int]] = {
     "imagenet": {
         "darts_v2": 48,
@@ -139,8 +140,14 @@ EVAL_WIDTHS: dict[str, dict[str, int]] = {
         "unnas_cityscapes_seg": 44, "unnas_cityscapes_rot": 42, "unnas_cityscapes_col": 54,
         "unnas_cityscapes_jig": 44,
     },
-    # The UnNAS archs used 78–86 on Cityscapes, but which arch got which width is not known.
-    "cityscapes": {"darts_v2": 82},
+    # The release's Cityscapes eval configs (12 cells); UNNAS_FACTS B.7: 82 for DARTS_V2, 78–86 for the UnNAS archs.
+    "cityscapes": {
+        "darts_v2": 82,
+        "unnas_cityscapes_col": 86,
+        "unnas_cityscapes_seg": 80, "unnas_cityscapes_jig": 80, "unnas_imagenet_col": 80, "unnas_imagenet22k_cls": 80,
+        "unnas_cityscapes_rot": 78, "unnas_imagenet_cls": 78, "unnas_imagenet_rot": 78, "unnas_imagenet_jig": 78,
+        "unnas_imagenet22k_rot": 78, "unnas_imagenet22k_col": 78, "unnas_imagenet22k_jig": 78,
+    },
 }
 
 for _name, _entry in _TABLE.items():
