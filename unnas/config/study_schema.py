@@ -85,7 +85,8 @@ class StudyConfig:
     tasks: List[str] = field(default_factory=lambda: ["classification", "rotation"])
     #: Options per task, e.g. {jigsaw: {grid: 2}}.
     task_options: Dict[str, Dict[str, Any]] = field(default_factory=dict)
-    #: Zero-cost proxies (synflow, snip, grad_norm, naswot): one job per architecture, untrained network.
+    #: Zero-cost proxies (synflow, snip, grad_norm, naswot, jacob_cov; ``unnas tasks`` lists them): one job
+    #: per architecture, untrained network. snip and grad_norm need class labels; the others run on any reader.
     proxies: List[str] = field(default_factory=list)
     #: Images in the one seeded batch a proxy scores.
     proxy_batch_size: int = 64

@@ -200,27 +200,44 @@ def _train(job: dict, cfg, device: torch.device) -> dict:
             "madds": madds}
 
 
-def proxy_batch(dataset, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``size`` training images (augmented) chosen and augmented by ``seed`` alone."""
+def proxy_batch(dataset, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``size`` training images (augmented) chosen and augmented by ``seed`` alone, with their class
+    labels (None when the reader has no class labels)."""
     g = torch.Generator().manual_seed(seed)
     picks = torch.randperm(len(dataset), generator=g)[:size].tolist()
     items = [dataset[(i, seed * 1_000_003 + pos)] for pos, i in enumerate(picks)]
-    return torch.stack([im for im, _ in items]), torch.tensor([int(lab) for _, lab in items])
+    labels = torch.tensor([int(lab) for _, lab in items]) if dataset.label_kind == "class" else None
+    return torch.stack([im for im, _ in items]), labels
 
 
 def _proxy(job: dict, cfg, device: torch.device) -> dict:
+    """Score the classification network at initialisation. Label-free proxies also run on readers
+    without class labels (the network then gets 10 outputs); label-needing ones refuse them."""
+    import pretext
     from unnas.engine.rng import seed_everything
 
-    from .proxies import compute_proxy
+    from .proxies import compute_proxy, label_free_proxies, needs_labels
 
     train_set, _test = study_datasets(cfg.data)
-    task = build_study_task("classification", cfg.task_options.get("classification", {}), cfg.data, train_set)
+    options = cfg.task_options.get("classification", {})
     images, labels = proxy_batch(train_set, cfg.proxy_batch_size, job["seed"])
-    inputs, targets = task.prepare(images, labels, train=False)
+    if labels is not None:
+        task = build_study_task("classification", options, cfg.data, train_set)
+        inputs, targets = task.prepare(images, labels, train=False)
+    elif needs_labels(job["task"]):
+        raise ConfigError(f"proxy {job['task']!r} needs class labels but data.name={cfg.data.name!r} has no "
+                          "class labels; drop it from proxies or use a label-free proxy "
+                          f"({', '.join(label_free_proxies())})")
+    else:
+        stats = {"mean": [float(m) for m in train_set.mean], "std": [float(s) for s in train_set.std]}
+        task = pretext.build_task("classification", **{**stats, **dict(options)})
+        task.check_images(images)
+        inputs, targets = task.normalize(images, train=False), None
     seed_everything(job["seed"])
-    model = build_model(cfg, job["arch"], task, train_set.num_classes)
+    model = build_model(cfg, job["arch"], task, train_set.num_classes if labels is not None else None)
     params, madds = cached_complexity(cfg, job, model, task, cfg.data.crop_size)
-    score = compute_proxy(job["task"], model.to(device), inputs.to(device), targets.to(device))
+    score = compute_proxy(job["task"], model.to(device), inputs.to(device),
+                          None if targets is None else targets.to(device))
     return {"metric": score, "metric_name": f"{job['task']} score", "final": None, "best": None, "epochs": 0,
             "params": params, "madds": madds}
 

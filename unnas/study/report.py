@@ -26,14 +26,24 @@ def _cell(stat: dict) -> str:
     return f"{value:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None else "")
 
 
+def _kind(task: str) -> str:
+    """A trained task, or which kind of zero-cost proxy (label-free ones also run on unlabelled data)."""
+    from .proxies import PROXY_INFO
+
+    info = PROXY_INFO.get(task)
+    if info is None:
+        return "trained"
+    return "zero-cost proxy, " + ("needs labels" if info.needs_labels else "label-free")
+
+
 def render_report(result: dict, figures: dict[str, str], title: str = "Study report") -> str:
     """Markdown for an :func:`~unnas.study.analysis.analyze` result; ``figures`` maps names to relative paths."""
     level = int(round(100 * result["correlations"][0]["level"])) if result["correlations"] else 95
     lines = [f"# {title}", "",
              "Seeds are averaged per (architecture, task); each pair uses the architectures finished in both. "
              f"Intervals are {level}% percentile bootstraps over architectures.", "",
-             "| task | architectures |", "|---|---|"]
-    lines += [f"| {t} | {n} |" for t, n in result["archs_per_task"].items()]
+             "| task | architectures | kind |", "|---|---|---|"]
+    lines += [f"| {t} | {n} | {_kind(t)} |" for t, n in result["archs_per_task"].items()]
     lines += ["", "## Rank correlations", "",
               f"| task A | task B | n | Spearman ρ [{level}% CI] | Kendall τ [{level}% CI] | plot |",
               "|---|---|---|---|---|---|"]
