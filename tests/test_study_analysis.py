@@ -128,3 +128,23 @@ def test_report_writes_valid_pngs_markdown_and_json(tmp_path):
         assert is_png(study / rel), rel
     assert json.loads((study / "analysis.json").read_text())["correlations"] == result["correlations"]
     assert not [p for p in study.rglob("*.tmp")]
+
+
+def test_report_names_the_ranking_metric_and_warns_about_best_epoch_on_test(tmp_path):
+    rng = np.random.default_rng(5)
+    q = rng.normal(size=12)
+    rows = rows_for("cls", q) + rows_for("rot", q + rng.normal(size=12))
+    for row in rows:
+        row.update(rank_by="final", metric_name="final test top1")
+    write_report(tmp_path / "final", rows, n_boot=20, trials=10)
+    text = (tmp_path / "final" / "report.md").read_text()
+    assert "Ranking metric: cls: final test top1; rot: final test top1." in text and "Warning" not in text
+    for row in rows:
+        row.update(rank_by="best_epoch_on_test", metric_name="max over epochs on test top1")
+    result = write_report(tmp_path / "peak", rows, n_boot=20, trials=10)
+    text = (tmp_path / "peak" / "report.md").read_text()
+    assert result["rank_by"] == ["best_epoch_on_test"]
+    assert "cls: max over epochs on test top1" in text
+    warning = [line for line in text.splitlines() if line.startswith("**Warning:**")]
+    assert len(warning) == 1 and "max over epochs on the test split" in warning[0]
+    assert "not a selection you may report" in warning[0]

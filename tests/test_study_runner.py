@@ -13,7 +13,7 @@ from unnas.study.plan import build_plan
 from unnas.study.results import pending_jobs, read_rows, row_path, write_row
 from unnas.study.runner import LocalRunner, SlurmRunner, run_job
 
-ROW_KEYS = {"job_id", "arch_id", "task", "kind", "seed", "status", "metric", "final", "best", "params", "madds",
+ROW_KEYS = {"job_id", "arch_id", "task", "kind", "seed", "status", "metric", "final", "max_over_epochs", "params", "madds",
             "wall_clock_s", "error", "fingerprint"}
 
 
@@ -34,8 +34,9 @@ def test_local_runner_rows_failures_and_skipping(tmp_path):
     assert all(r["status"] == "ok" and ROW_KEYS <= set(r) for r in ok)
     for r in ok:
         assert r["fingerprint"] == plan["fingerprint"] and r["params"] > 0 and r["madds"] > 0
-        if r["kind"] == "train":  # best test top-1 in percent, from the trainer
-            assert 0.0 <= r["metric"] <= 100.0 and r["metric"] == r["best"]["top1"] and r["epochs"] == 1
+        if r["kind"] == "train":  # the last epoch's test top-1 in percent, from the trainer (rank_by: final)
+            assert 0.0 <= r["metric"] <= 100.0 and r["metric"] == r["final"]["top1"] and r["epochs"] == 1
+            assert r["rank_by"] == "final" and r["metric_name"] == "final test top1"
         else:
             assert r["task"] == "synflow" and math.isfinite(r["metric"]) and r["metric"] > 0
     # the classification network keeps its own classifier; rotation puts a 4-way head on the same trunk
@@ -93,3 +94,30 @@ def test_nasbench101_jobs_train_heads_on_the_trunk_and_score_proxies(tmp_path):
     assert rows["classification"]["madds"] == rows["rotation"]["madds"] == rows["naswot"]["madds"]
     assert rows["classification"]["params"] - rows["rotation"]["params"] == 6 * (8 + 1)
     assert math.isfinite(rows["naswot"]["metric"])
+
+
+def test_rank_by_picks_the_final_epoch_unless_told_otherwise(tmp_path):
+    """The same training job (2 epochs, evaluated after each) scored both ways: the row's metric is the
+    last epoch's test top-1 by default, the max over epochs on the test split only when asked."""
+    cfg = tiny_config(tmp_path, "tasks=[classification]", "proxies=[]", "count=1", "recipe.epochs=2")
+    peak_cfg = tiny_config(tmp_path, "tasks=[classification]", "proxies=[]", "count=1", "recipe.epochs=2",
+                           "rank_by=best_epoch_on_test")
+    job = build_plan(cfg)["jobs"][0]
+    final, peak = run_job(job, cfg), run_job(job, peak_cfg)
+    assert final["status"] == peak["status"] == "ok", (final.get("error"), peak.get("error"))
+    assert final["final"] == peak["final"] and final["max_over_epochs"] == peak["max_over_epochs"]  # same training
+    assert (final["metric"], final["metric_name"], final["rank_by"]) == (final["final"]["top1"], "final test top1",
+                                                                        "final")
+    assert (peak["metric"], peak["metric_name"], peak["rank_by"]) == (
+        peak["max_over_epochs"]["top1"], "max over epochs on test top1", "best_epoch_on_test")
+    assert peak["metric"] >= final["metric"]
+    # rows ranked differently are not one study
+    assert build_plan(cfg)["fingerprint"] != build_plan(peak_cfg)["fingerprint"]
+
+
+def test_rank_by_is_checked(tmp_path):
+    from unnas.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="rank_by='best' is not one of final, best_epoch_on_test") as err:
+        tiny_config(tmp_path, "rank_by=best")
+    assert "\n" not in str(err.value)

@@ -13,6 +13,7 @@ from conftest import REPO
 from test_cityscapes_reader import block_label, write_pair
 from test_trainer import write_cifar
 from unnas.config import TrainConfig, load_config
+from unnas.engine.rundir import read_metrics
 from unnas.engine.train_setup import build_model, resolve_train_config
 from unnas.spaces.darts.genotype import load_genotype
 
@@ -165,3 +166,99 @@ def test_paper_recipes():
         (2700, 64, 0.1, True, 1e-4, 0)
     c = load("cls/demo.yaml")
     assert (c.model.width, c.model.cells, c.recipe.epochs) == (8, 5, 1) and c.recipe.max_iters_per_epoch <= 50
+
+
+def test_train_reports_the_final_epoch_and_the_max_over_epochs_only_when_asked(cifar_root, tmp_path, cli):
+    out = tmp_path / "plain"
+    code, stdout, stderr = cli("train", "darts_v2", *cifar_args(cifar_root, out, **{"recipe.epochs": 2}))
+    assert code == 0, stderr
+    results = json.loads((out / "results.json").read_text())
+    assert f"final (test): top1 {results['final']['top1']:.2f}" in stdout
+    assert "max over epochs" not in stdout and "best" not in stdout
+    assert results["splits"]["final"] == "test" and results["select"] == "final" and "test" not in results
+
+    out = tmp_path / "asked"
+    code, stdout, stderr = cli("train", "darts_v2", *cifar_args(cifar_root, out, **{"recipe.epochs": 2}),
+                               "select=best_epoch")
+    assert code == 0, stderr
+    peak = json.loads((out / "results.json").read_text())["max_over_epochs"]
+    assert (f"max over epochs on the test split — not a selection you may report: top1 {peak['top1']:.2f}"
+            in stdout)
+
+
+def test_train_with_a_validation_part_evaluates_the_test_split_once(cifar_root, tmp_path, cli):
+    out = tmp_path / "val"
+    code, stdout, stderr = cli("train", "darts_v2", *cifar_args(cifar_root, out, **{"recipe.epochs": 2}),
+                               "data.val_fraction=0.2", "select=best_epoch")
+    assert code == 0, stderr
+    assert "(16 train / 4 holdout (of train) / 6 test images)" in stdout
+    results = json.loads((out / "results.json").read_text())
+    assert results["splits"] == {"final": "holdout", "best_epoch": "holdout", "max_over_epochs": "holdout",
+                                 "test": "test"}
+    assert results["images"] == {"train": 16, "holdout": 4, "test": 6}
+    best = results["best_epoch"]["epoch"]
+    assert results["test_epoch"] == best and results["test_model"] == "best_epoch"
+    assert f"best epoch by holdout top1: {best}" in stdout
+    assert f"test (test, evaluated once, model of epoch {best}): top1 {results['test']['top1']:.2f}" in stdout
+    assert "not a selection you may report" not in stdout
+    tests = [r for r in read_metrics(out / "metrics.jsonl") if r.get("event") == "test"]
+    assert len(tests) == 1 and tests[0]["split"] == "test"
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ({"data.val_fraction": 1.0}, "data.val_fraction=1.0 is invalid: must be in [0, 1)"),
+    ({"data.val_fraction": 0.01}, "leaves 0 for validation and 20 for training"),
+    ({"select": "best"}, "select='best' is invalid: must be one of final, best_epoch"),
+])
+def test_bad_selection_settings_are_one_line_and_write_nothing(extra, expected, cifar_root, tmp_path, cli):
+    out = tmp_path / "never"
+    code, _, err = cli("train", "darts_v2", *cifar_args(cifar_root, out, **extra))
+    assert expected in one_line_error(code, err, "train")
+    assert not out.exists()
+
+
+def test_info_of_a_train_run_uses_its_network(cifar_root, tmp_path, cli):
+    out = tmp_path / "run"
+    code, _, stderr = cli("train", "darts_v1", *cifar_args(cifar_root, out, **{"model.width": 6}))
+    assert code == 0, stderr
+    code, stdout, stderr = cli("info", str(out))
+    assert code == 0, stderr
+    rec = json.loads(stdout)
+    assert (rec["setting"], rec["width"], rec["cells"], rec["classes"], rec["aux"], rec["input_size"]) == \
+        ("cifar", 6, 3, 10, True, [32, 32])
+    assert rec["arch"] == str(out) and rec["run_task"] == "classification"
+    with torch.device("meta"):
+        from eval.networks import build_network
+        from unnas.complexity import count_params
+
+        assert rec["params"] == count_params(build_network("darts_v1", "cifar", width=6, cells=3, num_classes=10))
+    # options on the command line still win
+    code, stdout, _ = cli("info", str(out), "--width", "8", "--no-aux")
+    assert code == 0 and (json.loads(stdout)["width"], json.loads(stdout)["aux"]) == (8, False)
+
+
+def test_eval_of_a_search_run_says_to_train_it_first(tmp_path, cli):
+    from conftest import tiny_search_overrides
+
+    run = tmp_path / "search"
+    code, _, stderr = cli("search", *tiny_search_overrides(run, **{"optim.epochs": 1, "optim.iters_per_epoch": 1,
+                                                                     "data.length": 8}))
+    assert code == 0, stderr
+    assert (run / "config.yaml").is_file() and (run / "checkpoints" / "last.pt").is_file()
+    code, _, err = cli("eval", str(run))
+    line = one_line_error(code, err, "eval")
+    assert f"{run} is a search run directory; train its genotype first: unnas train {run} cls/demo, " \
+           "then unnas eval runs/train-demo" in line and "nodes" not in line
+
+
+@pytest.mark.parametrize("config, arch, width", [
+    ("seg/darts_v2.yaml", "darts_v2", 82), ("seg/darts_v2.yaml", "unnas_cityscapes_col", 86),
+    ("seg/darts_v2.yaml", "unnas_imagenet22k_cls", 80), ("seg/darts_v2.yaml", "unnas_imagenet_rot", 78),
+    ("seg/darts_v2.yaml", "pdarts", 82), ("cls/darts_v2.yaml", "unnas_imagenet_rot", 42),
+])
+def test_eval_config_width_follows_the_arch(config, arch, width, cli):
+    cfg = resolve_train_config(load_config(TrainConfig, REPO / "configs/eval" / config, [f"arch={arch}"]))
+    assert cfg.model.width == width
+    setting = "cityscapes" if config.startswith("seg") else "imagenet"
+    code, stdout, _ = cli("info", arch, "--setting", setting, "--cells", "2", "--input-size", "64", "64")
+    assert code == 0 and json.loads(stdout)["width"] == width

@@ -80,8 +80,10 @@ def test_loss_decreases_on_a_tiny_overfit_problem(cifar_root):
     assert len(losses) == 6 and losses[-1] < 0.6 * losses[0], losses
     evaluated = [h for h in result["history"] if "top1" in h]
     assert [h["epoch"] for h in evaluated] == [2, 5]  # every 3 epochs, and the last
-    assert result["final"] == {k: evaluated[-1][k] for k in ("top1", "top5")}
-    assert result["best"]["top1"] == max(h["top1"] for h in evaluated)
+    assert result["final"] == {k: evaluated[-1][k] for k in ("top1", "top5")} and result["final_epoch"] == 5
+    assert result["max_over_epochs"]["top1"] == max(h["top1"] for h in evaluated)
+    assert result["splits"] == {"final": "test", "best_epoch": "test", "max_over_epochs": "test"}
+    assert "test" not in result and "best" not in result  # no val split: the test split is the per-epoch split
     assert result["epochs"] == 6 and result["params"] == sum(p.numel() for p in tiny_cifar_net().parameters())
 
 

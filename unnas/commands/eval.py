@@ -19,7 +19,8 @@ def _split_option(parser) -> None:
 def add_arguments(parser) -> None:
     import argparse
 
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `unnas train`")
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `unnas train` (a search run's "
+                                                       "genotype is trained first: unnas train RUN_DIR CONFIG)")
     # REMAINDER, so that --split may also come after the overrides (argparse cannot interleave them)
     parser.add_argument("overrides", nargs=argparse.REMAINDER, metavar="key=value",
                         help="config overrides (device, data.root, recipe.test_batch_size, …)")
@@ -34,11 +35,15 @@ def evaluate_run(run_dir, split: str | None = None, overrides: list[str] = ()) -
     from unnas.config import TrainConfig, load_config
     from unnas.engine.device import resolve_device
     from unnas.engine.rundir import RunDir
+    from unnas.engine.run_kind import run_kind
     from unnas.engine.train_setup import build_model, build_task, build_test_set, resolve_train_config
     from unnas.engine.trainer import evaluate
     from unnas.errors import CheckpointError
 
     rd = RunDir(run_dir)
+    if run_kind(rd.path) == "search":
+        raise CheckpointError(f"{rd.path} is a search run directory; train its genotype first: "
+                              f"unnas train {rd.path} cls/demo, then unnas eval runs/train-demo")
     if not rd.config_file.is_file() or not rd.has_checkpoint():
         raise CheckpointError(f"{rd.path} is not a trained run (needs config.yaml and checkpoints/last.pt); "
                               "pass a directory written by `unnas train`")

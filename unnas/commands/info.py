@@ -1,6 +1,8 @@
 """``unnas info``: size of an evaluation network (params, multiply-adds) as one JSON object.
 
-Also lists the published genotype names (``--list``) and the data readers (``--readers``).
+Also lists the published genotype names (``--list``) and the data readers (``--readers``). A run
+directory of ``unnas train`` is measured with its own setting, width, cells, classes and aux head
+(from its config.yaml); options given on the command line still win.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ INPUT_SHAPES = {"cifar": (3, 32, 32), "imagenet": (3, 224, 224), "cityscapes": (
 def add_arguments(parser) -> None:
     parser.add_argument("arch", nargs="?", help="published genotype name, genotype file, run directory, or a "
                                                 "NAS-Bench-101 spec file (JSON with matrix and ops)")
-    parser.add_argument("--setting", choices=sorted(INPUT_SHAPES), default="imagenet",
-                        help="network family (default: imagenet)")
+    parser.add_argument("--setting", choices=sorted(INPUT_SHAPES),
+                        help="network family (default: a train run directory's, else imagenet)")
     parser.add_argument("--width", type=int, help="initial channels C (default: the released width, else per setting); "
                                                   "NAS-Bench-101: stem width (default 128)")
     parser.add_argument("--cells", type=int, help="number of cells L (default: 20 / 14 / 12); NAS-Bench-101: "
@@ -65,6 +67,27 @@ def describe(arch, setting: str, width=None, cells=None, classes=None, aux=None,
         "madds": madds,
         "input_size": [h, w],
     }
+
+
+def train_run_options(arch: str) -> dict | None:
+    """The network options recorded in a ``unnas train`` run directory's config.yaml, else None."""
+    from pathlib import Path
+
+    from unnas.engine.run_kind import run_kind
+
+    if run_kind(arch) != "train":
+        return None
+    from unnas.config import TrainConfig, load_config
+
+    cfg = load_config(TrainConfig, Path(arch) / "config.yaml")
+    m = cfg.model
+    classes = m.num_classes
+    if classes is None and cfg.task == "classification":
+        classes = cfg.task_options.get("num_classes")
+    # the genotype is written at the end of training; a run still in progress names it in its config
+    genotype = arch if (Path(arch) / "genotype.json").is_file() else cfg.arch
+    return {"arch": genotype, "setting": cfg.setting, "width": m.width, "cells": m.cells, "classes": classes,
+            "aux": m.aux, "task": cfg.task}
 
 
 def nb101_spec_file(arch: str):
@@ -129,8 +152,20 @@ def run(args) -> int:
         raise ConfigError(f"--input-size must be positive, got {args.input_size}")
     spec = nb101_spec_file(args.arch)
     if spec is not None:
-        record = describe_nb101(spec, args.arch, args.setting, args.width, args.cells, args.classes, args.input_size)
+        record = describe_nb101(spec, args.arch, args.setting or "imagenet", args.width, args.cells, args.classes,
+                                args.input_size)
+    elif (run := train_run_options(args.arch)) is not None:
+        same = args.setting in (None, run["setting"])  # another setting: only the run's genotype carries over
+
+        def pick(given, key):
+            return given if given is not None or not same else run[key]
+
+        record = describe(run["arch"], pick(args.setting, "setting"), pick(args.width, "width"),
+                          pick(args.cells, "cells"), pick(args.classes, "classes"), pick(args.aux, "aux"),
+                          args.input_size)
+        record.update(arch=args.arch, run_task=run["task"])
     else:
-        record = describe(args.arch, args.setting, args.width, args.cells, args.classes, args.aux, args.input_size)
+        record = describe(args.arch, args.setting or "imagenet", args.width, args.cells, args.classes, args.aux,
+                          args.input_size)
     print(json.dumps(record))
     return 0

@@ -5,6 +5,11 @@ an ``unnas search`` run directory. CONFIG is a YAML file or a short name under
 ``configs/eval/`` (``cls/darts_v2``, ``cls/cifar_darts_v2``, ``seg/darts_v2``, ``cls/demo``).
 Re-running the same command with the same ``out_dir`` resumes; under ``torchrun`` it trains
 with DistributedDataParallel (``recipe.batch_size`` is per process).
+
+It reports the last epoch (``final``). ``data.val_fraction=0.1`` holds out a seeded tenth of the
+train split: the per-epoch evaluations use it and the test split is evaluated once, at the end.
+``select=best_epoch`` picks the best epoch on that held-out part; without one it only prints the
+max over epochs on the test split, labelled as no selection one may report.
 """
 
 from __future__ import annotations
@@ -33,8 +38,32 @@ def load_train_config(arch: str, args: list[str]):
 
 
 def _summary(metrics: dict) -> str:
-    shown = {k: v for k, v in metrics.items() if not k.startswith("iou/")}
+    shown = {k: v for k, v in metrics.items() if not k.startswith("iou/") and k not in ("epoch", "metric")}
     return ", ".join(f"{k} {v:.2f}" for k, v in shown.items())
+
+
+def result_lines(result: dict) -> list[str]:
+    """The numbers of a finished run, each labelled with its split and how its epoch was chosen.
+
+    The last epoch's numbers come first; the max over epochs on the test split is printed only with
+    ``select=best_epoch`` and says that it is no selection one may report.
+    """
+    splits, lines = result["splits"], []
+    final = f"final ({splits['final']}"
+    lines.append(f"{final}, epoch {result['final_epoch']}): {_summary(result['final'])}" if "test" in result
+                 else f"{final}): {_summary(result['final'])}")
+    if result["select"] == "best_epoch" and result.get("best_epoch"):
+        best = result["best_epoch"]
+        if "test" in result:
+            lines.append(f"best epoch by {splits['best_epoch']} {best['metric']}: {best['epoch']} "
+                         f"({_summary(best)})")
+        else:
+            lines.append(f"max over epochs on the {splits['max_over_epochs']} split — not a selection you may "
+                         f"report: {_summary(result['max_over_epochs'])}")
+    if "test" in result:
+        lines.append(f"test ({splits['test']}, evaluated once, model of epoch {result['test_epoch']}): "
+                     f"{_summary(result['test'])}")
+    return lines
 
 
 def run(args) -> int:
@@ -46,12 +75,11 @@ def run(args) -> int:
         return 0
     from torch import nn
 
-    from unnas.data import build_dataset
     from unnas.engine import distributed
     from unnas.engine.atomic import atomic_write_json
     from unnas.engine.device import resolve_device, set_determinism
     from unnas.engine.rng import seed_everything
-    from unnas.engine.train_setup import build_model, build_task, build_test_set
+    from unnas.engine.train_setup import HOLDOUT, build_model, build_task, build_test_set, build_train_sets
     from unnas.engine.trainer import train_and_evaluate, validate_recipe
     from unnas.spaces.darts.genotype import load_genotype
 
@@ -62,7 +90,7 @@ def run(args) -> int:
         device = resolve_device(cfg.device, dist.local_rank if dist.enabled else None)
         set_determinism(cfg.deterministic, device)
         seed_everything(cfg.seed)
-        train_set = build_dataset(cfg.data, cfg.data.split, train=True)
+        train_set, val_set = build_train_sets(cfg)
         test_set = build_test_set(cfg)
         task = build_task(cfg, train_set)
         model = build_model(cfg, task, genotype)
@@ -70,12 +98,14 @@ def run(args) -> int:
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         if dist.is_main:
             world = f" × {dist.world_size} processes" if dist.enabled else ""
+            held = f" / {len(val_set)} {HOLDOUT} (of {cfg.data.split})" if val_set is not None else ""
             print(f"unnas train: {cfg.arch} ({cfg.setting}, {cfg.task}) on {cfg.data.name} "
-                  f"({len(train_set)} train / {len(test_set)} {cfg.data.test_split} images), {cfg.recipe.epochs} epochs "
-                  f"on {device}{world}; run dir {cfg.out_dir}", flush=True)
+                  f"({len(train_set)} train{held} / {len(test_set)} {cfg.data.test_split} images), "
+                  f"{cfg.recipe.epochs} epochs on {device}{world}; run dir {cfg.out_dir}", flush=True)
         result = train_and_evaluate(model, task, train_set, test_set, cfg.recipe, run_dir=cfg.out_dir, device=device,
                                     seed=cfg.seed, progress=cfg.progress and dist.is_main,
-                                    config_yaml=config_to_yaml(cfg))
+                                    config_yaml=config_to_yaml(cfg), val_set=val_set, select=cfg.select,
+                                    split_names=(HOLDOUT, cfg.data.test_split))
     finally:
         distributed.teardown()
     if dist.is_main:
@@ -87,7 +117,6 @@ def run(args) -> int:
         state = "resumed" if result["resumed"] else "new"
         print(f"{state} run, {result['epochs']} epochs, {result['params']:,} parameters, "
               f"{result['wall_clock_s']:.1f} s")
-        print(f"final ({cfg.data.test_split}): {_summary(result['final'])}")
-        print(f"best  ({cfg.data.test_split}): {_summary(result['best'])}")
+        print("\n".join(result_lines(result)))
         print(f"run directory: {out}")
     return 0

@@ -22,6 +22,9 @@ from .schema import DataConfig
 SPACES = ("darts", "nasbench101")
 RUNNERS = ("local", "slurm")
 SETTINGS = ("cifar", "imagenet")
+#: What a training job's ``metric`` is: the last epoch's on the test split (the paper's study), or
+#: each run's max over epochs on the test split (an optimistic number, flagged in the report).
+RANK_BY = ("final", "best_epoch_on_test")
 
 
 @dataclass
@@ -101,6 +104,9 @@ class StudyConfig:
     recipes: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     #: The supervised task the others are ranked against.
     target: str = "classification"
+    #: Ranking metric of training jobs: final (the last epoch on the test split, as the paper) or
+    #: best_epoch_on_test (max over epochs on the test split; the report carries a warning).
+    rank_by: str = "final"
     #: Study directory: plan.json, results/, results.jsonl, report.md, figures/.
     out_dir: str = "runs/study/${name}"
     runner: str = "local"
@@ -114,7 +120,7 @@ class StudyConfig:
     def validate(self) -> None:
         """Checks that need no torch; task, proxy and recipe names are checked at plan time."""
         choices = (("space", self.space, SPACES), ("runner", self.runner, RUNNERS),
-                   ("network.setting", self.network.setting, SETTINGS))
+                   ("network.setting", self.network.setting, SETTINGS), ("rank_by", self.rank_by, RANK_BY))
         for key, value, allowed in choices:
             if value not in allowed:
                 raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}")

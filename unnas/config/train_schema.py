@@ -54,6 +54,12 @@ class TrainDataConfig(DataConfig):
     test_split: Optional[str] = None
     #: Evaluate on the first N images of the test split only (None: all), for quick runs.
     max_test_images: Optional[int] = None
+    #: Hold out this fraction of the train split as a validation part (0: none). When > 0 the
+    #: per-epoch evaluations (and ``select: best_epoch``) use it, the rest trains, and the test
+    #: split is evaluated once, at the end.
+    val_fraction: float = 0.0
+    #: Seed of the held-out part (fixed, so runs with different ``seed`` share one validation part).
+    val_seed: int = 0
 
 
 @dataclass
@@ -94,3 +100,8 @@ class TrainConfig:
     sync_bn: bool = False
     #: Bit-identical reruns (torch deterministic algorithms); slower on GPU.
     deterministic: bool = False
+    #: Which epoch's model is reported: ``final`` (the last epoch), or ``best_epoch`` (the epoch with the
+    #: best top1 / mIoU on the per-epoch evaluation split). With ``data.val_fraction`` > 0 the choice is
+    #: made on the validation part and only the chosen model meets the test split; without one,
+    #: ``best_epoch`` prints the max over epochs on the test split — a number you may not report.
+    select: str = "final"

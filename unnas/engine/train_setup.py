@@ -7,7 +7,7 @@ the config, so the run directory's config.yaml records them and evaluation reuse
 
 from __future__ import annotations
 
-
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
@@ -17,11 +17,14 @@ from eval.networks import DEFAULTS, SETTINGS, SegmentationNetwork, build_network
 from unnas.config.train_schema import TrainConfig
 from unnas.data import build_dataset
 from unnas.engine.task_setup import build_task_for_data
-from unnas.errors import ConfigError
+from unnas.engine.trainer import SELECTIONS
+from unnas.errors import ConfigError, DataError
 from unnas.spaces.darts.genotype import Genotype, load_genotype
 
 #: Readers whose held-out split is called ``test`` (the others use ``val``).
 TEST_SPLIT_READERS = ("cifar10", "fashion_mnist", "idx")
+#: Name of the validation part carved from the train split (``data.val_fraction``) in logs and results.
+HOLDOUT = "holdout"
 
 
 def resolve_train_config(cfg: TrainConfig) -> TrainConfig:
@@ -31,6 +34,12 @@ def resolve_train_config(cfg: TrainConfig) -> TrainConfig:
                           "or an `unnas search` run directory)")
     if cfg.setting not in SETTINGS:
         raise ConfigError(f"setting={cfg.setting!r} is unknown; choose one of {', '.join(SETTINGS)}")
+    f = cfg.data.val_fraction
+    if not (isinstance(f, (int, float)) and 0 <= f < 1):
+        raise ConfigError(f"data.val_fraction={f!r} is invalid: must be in [0, 1) (the share of the train split "
+                          "held out for validation; 0: none)")
+    if cfg.select not in SELECTIONS:
+        raise ConfigError(f"select={cfg.select!r} is invalid: must be one of {', '.join(SELECTIONS)}")
     if cfg.task is None:
         cfg.task = "segmentation" if cfg.setting == "cityscapes" else "classification"
     if cfg.data.test_split is None:
@@ -72,6 +81,50 @@ class FirstImages(Dataset):
         if name in ("dataset", "n"):
             raise AttributeError(name)
         return getattr(self.dataset, name)
+
+
+class IndexSubset(Dataset):
+    """The samples ``indices`` of a reader, keeping its attributes (classes, mean, std, …)."""
+
+    def __init__(self, dataset, indices: list[int]):
+        self.dataset, self.indices = dataset, list(indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple):
+            return self.dataset[(self.indices[key[0]], *key[1:])]
+        return self.dataset[self.indices[key]]
+
+    def __getattr__(self, name: str):
+        if name in ("dataset", "indices"):
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+
+def holdout_indices(n: int, fraction: float, seed: int, split: str = "train") -> tuple[list[int], list[int]]:
+    """(train, validation) indices of ``n`` samples: a seeded ``fraction`` is held out; both sorted, disjoint."""
+    k = int(round(n * fraction))
+    if k < 1 or k >= n:
+        raise DataError(f"data.val_fraction={fraction} of the {n} images of split {split!r} leaves "
+                        f"{k} for validation and {n - k} for training; both parts need images, so choose a "
+                        f"fraction in [{1 / n:.3g}, {1 - 1 / n:.3g}] or use more data")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    return sorted(order[k:]), sorted(order[:k])
+
+
+def build_train_sets(cfg: TrainConfig):
+    """(train, validation or None): the train split, minus a seeded ``data.val_fraction`` held out when > 0.
+
+    The held-out part is read with the evaluation transforms (no augmentation), like the test split.
+    """
+    train = build_dataset(cfg.data, cfg.data.split, train=True)
+    if not cfg.data.val_fraction:
+        return train, None
+    keep, held = holdout_indices(len(train), cfg.data.val_fraction, cfg.data.val_seed, cfg.data.split)
+    plain = build_dataset(cfg.data, cfg.data.split, train=False)
+    return IndexSubset(train, keep), IndexSubset(plain, held)
 
 
 def build_test_set(cfg: TrainConfig, split: str | None = None):

@@ -1,10 +1,16 @@
-"""Train a fixed architecture with any task, evaluating on a test split; resumable.
+"""Train a fixed architecture with any task, evaluating on a held-out split; resumable.
 
 One recipe for every setting (CIFAR, ImageNet mobile, Cityscapes, pretext tasks): SGD with
 cosine lr stepped per epoch after an optional linear warm-up, an auxiliary loss when the model
 returns ``(logits, aux_logits)`` in training, a drop-path probability that grows linearly with
 the epoch, optional precise BN statistics, and metrics summed over the whole test split (and
 over ranks) before the task summarizes them — so mIoU comes from one confusion matrix.
+
+Model selection is honest by default: the reported number is the last epoch's. The per-epoch
+evaluations run on a validation set when one is given (the test split is then evaluated once,
+at the end, on the selected model); ``select="best_epoch"`` picks the epoch with the best
+primary metric on that per-epoch split. Without a validation set that is the max over epochs on
+the test split, which is returned under its own name (``max_over_epochs``) and never as "best".
 
 Used by ``unnas train`` (with a run directory) and by studies (``run_dir=None``: in memory).
 Everything that can fail because of user input is checked before the run directory is
@@ -46,6 +52,15 @@ CHECKPOINT_FORMAT = "unnas-train-v1"
 RESUME_MAY_CHANGE = ("out_dir", "progress", "device", "data.num_workers", "recipe.num_workers", "recipe.test_batch_size")
 #: Train-log lines per epoch in metrics.jsonl (besides the epoch-end record).
 LOGS_PER_EPOCH = 10
+#: How the reported model is chosen: the last epoch's, or the best epoch on the per-epoch split.
+SELECTIONS = ("final", "best_epoch")
+#: Metrics that rank epochs (higher is better), in order of preference.
+PRIMARY_METRICS = ("top1", "miou")
+
+
+def primary_metric(metrics: dict[str, float]) -> str | None:
+    """The metric ``select="best_epoch"`` ranks epochs by: top1, else miou, else none."""
+    return next((k for k in PRIMARY_METRICS if k in metrics), None)
 
 
 def validate_recipe(r: Recipe) -> None:
@@ -151,9 +166,17 @@ class _Training:
     """Everything for one run, built without touching the disk; :meth:`fit` runs it."""
 
     def __init__(self, model: nn.Module, task: pretext.Task, train_set, test_set, recipe: Recipe,
-                 device: torch.device, seed: int):
+                 device: torch.device, seed: int, val_set=None, select: str = "final",
+                 split_names: tuple[str, str] = ("val", "test")):
         validate_recipe(recipe)
+        if select not in SELECTIONS:
+            raise ConfigError(f"select={select!r} is invalid: must be one of {', '.join(SELECTIONS)}")
         self.task, self.train_set, self.test_set, self.recipe = task, train_set, test_set, recipe
+        # per-epoch evaluations on the validation set when there is one (the test split then waits for the end)
+        self.val_set, self.select = val_set, select
+        self.epoch_set = val_set if val_set is not None else test_set
+        self.val_name, self.test_name = split_names
+        self.epoch_split = self.val_name if val_set is not None else self.test_name
         self.device, self.seed = device, int(seed)
         self.dist = distributed.setup("cpu" if device.type == "cpu" else "auto")
         rank, world = self.dist.rank, self.dist.world_size
@@ -165,6 +188,9 @@ class _Training:
                             f"{recipe.batch_size} × {world} process(es); use more data or a smaller batch")
         if len(test_set) < world:
             raise DataError(f"the test split has {len(test_set)} images, fewer than the {world} processes")
+        if val_set is not None and len(val_set) < world:
+            raise DataError(f"the validation part has {len(val_set)} images, fewer than the {world} processes; "
+                            "raise data.val_fraction")
         self.iters_per_epoch = min(full, recipe.max_iters_per_epoch or full)
         self.model = model.to(device)
         self.train_model = model
@@ -181,6 +207,9 @@ class _Training:
         self.epoch = 0  # next epoch to run
         self.elapsed = 0.0
         self.history: list[dict[str, Any]] = []
+        # select=best_epoch with a validation set: the best epoch's weights, evaluated on the test split at the end
+        self.best: dict[str, Any] | None = None
+        self.test_result: dict[str, Any] | None = None  # the one test evaluation (validation runs only)
         self.lock: DirLock | None = None
         self.config_yaml: str | None = None
         self.guard = FiniteGuard(device, "training", f"recipe.lr={recipe.lr}")
@@ -200,6 +229,8 @@ class _Training:
             "epoch": self.epoch, "iteration": 0, "rng": capture_rng({"task": self.task_gen}),
             "history": self.history, "elapsed": self.elapsed, "recipe": self._recipe_key(),
             "config_yaml": self.config_yaml, "train_images": len(self.train_set),
+            "val_images": len(self.val_set) if self.val_set is not None else 0,
+            "select": self.select, "best": self.best, "test_result": self.test_result,
         }
 
     def load_state_dict(self, state: dict[str, Any], path: Path) -> None:
@@ -211,6 +242,7 @@ class _Training:
                                   "use a new out_dir") from None
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch, self.elapsed, self.history = state["epoch"], state["elapsed"], state["history"]
+        self.best, self.test_result = state.get("best"), state.get("test_result")
         restore_rng(state["rng"], {"task": self.task_gen})
 
     def _check_state(self, state: dict[str, Any], path: Path) -> None:
@@ -226,6 +258,14 @@ class _Training:
         if size is not None and size != len(self.train_set):
             raise CheckpointError(f"{path} was made on {size} training images but the data now has "
                                   f"{len(self.train_set)}; restore the same files to resume, or use a new out_dir")
+        val = len(self.val_set) if self.val_set is not None else 0
+        if state.get("val_images") is not None and state["val_images"] != val:
+            raise CheckpointError(f"{path} was made with a validation part of {state['val_images']} images but this "
+                                  f"run has {val}; use the same data.val_fraction to resume, or a new out_dir")
+        old_select = state.get("select", "final")
+        if self.val_set is not None and state.get("epoch", 0) > 0 and old_select != self.select:
+            raise CheckpointError(f"{path} was trained with select={old_select} (it decides which weights are kept "
+                                  f"for the test split); resume with select={old_select}, or use a new out_dir")
 
     def _log(self, record: dict[str, Any]) -> None:
         if self.run_dir is not None and self.dist.is_main:
@@ -379,49 +419,120 @@ class _Training:
             self._precise_bn()
         entry: dict[str, Any] = {"epoch": self.epoch, "train_loss": train_loss}
         if (self.epoch + 1) % r.eval_every == 0 or self.epoch + 1 == r.epochs:
-            entry.update(evaluate(self.model, self.task, self.test_set, batch_size=r.test_batch_size,
-                                  device=self.device, seed=self.seed, num_workers=r.num_workers, dist_ctx=self.dist))
+            entry.update(self._evaluate(self.epoch_set))
         eval_s = time.perf_counter() - t0
         self.elapsed += eval_s
         self.history.append(entry)
-        test = {k: v for k, v in entry.items() if k not in ("epoch", "train_loss")}
+        scores = {k: v for k, v in entry.items() if k not in ("epoch", "train_loss")}
+        self._remember_best(scores)
         self._log({"event": "epoch_end", "step": (self.epoch + 1) * self.iters_per_epoch, "epoch": self.epoch,
-                   "train_loss": train_loss, "lr": lr, "test": test, "eval_s": round(eval_s, 3),
-                   "test_img_per_s": round(len(self.test_set) / max(eval_s, 1e-9), 2) if test else None,
+                   "train_loss": train_loss, "lr": lr, "eval": scores, "eval_split": self.epoch_split,
+                   "eval_s": round(eval_s, 3),
+                   "eval_img_per_s": round(len(self.epoch_set) / max(eval_s, 1e-9), 2) if scores else None,
                    "wall_clock_s": round(self.elapsed, 3)})
         self.epoch += 1
         if self.run_dir is not None and self.dist.is_main:
             atomic_torch_save(self.run_dir.checkpoint, self.state_dict())
 
-    # ------------------------------------------------------------------ results
+    # ------------------------------------------------------------------ selection and results
+    def _evaluate(self, dataset) -> dict[str, float]:
+        r = self.recipe
+        return evaluate(self.model, self.task, dataset, batch_size=r.test_batch_size, device=self.device,
+                        seed=self.seed, num_workers=r.num_workers, dist_ctx=self.dist)
+
+    def _keeps_best(self) -> bool:
+        return self.select == "best_epoch" and self.val_set is not None
+
+    def _remember_best(self, scores: dict[str, float]) -> None:
+        """Keep a copy of the weights of the best epoch so far on the validation set (select=best_epoch)."""
+        key = primary_metric(scores)
+        if not self._keeps_best() or key is None:
+            return
+        if self.best is None or scores[key] > self.best["value"]:
+            weights = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+            self.best = {"epoch": self.epoch, "metric": key, "value": scores[key], "model": weights}
+
+    def _test_once(self) -> dict[str, Any]:
+        """The selected model on the test split: evaluated once, then kept in the checkpoint."""
+        if self.test_result is not None:
+            return self.test_result
+        final_weights = None
+        epoch, model = self.epoch - 1, "final"
+        if self._keeps_best() and self.best is not None:
+            model = "best_epoch"
+            if self.best["epoch"] != epoch:
+                final_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                self.model.load_state_dict(self.best["model"])
+                epoch = self.best["epoch"]
+        try:
+            metrics = self._evaluate(self.test_set)
+        finally:
+            if final_weights is not None:
+                self.model.load_state_dict(final_weights)
+        self.test_result = {"epoch": epoch, "model": model, "metrics": metrics}
+        self._log({"event": "test", "step": self.epoch * self.iters_per_epoch, "epoch": epoch, "model": model,
+                   "split": self.test_name, "eval": metrics})
+        if self.run_dir is not None and self.dist.is_main:
+            atomic_torch_save(self.run_dir.checkpoint, self.state_dict())
+        return self.test_result
+
     def num_params(self) -> int:
         return sum(p.numel() for p in self.params)
 
     def results(self, resumed: bool) -> dict[str, Any]:
-        evaluated = [{k: v for k, v in h.items() if k not in ("epoch", "train_loss")} for h in self.history]
-        evaluated = [e for e in evaluated if e]
-        final = evaluated[-1] if evaluated else {}
-        best = {k: max(e[k] for e in evaluated if k in e) for k in final}
-        return {"final": final, "best": best, "epochs": self.epoch, "wall_clock_s": round(self.elapsed, 3),
-                "history": list(self.history), "params": self.num_params(), "resumed": resumed}
+        """What the run measured, each number named for the split and selection it comes from."""
+        evaluated = [(h["epoch"], {k: v for k, v in h.items() if k not in ("epoch", "train_loss")})
+                     for h in self.history]
+        evaluated = [(e, m) for e, m in evaluated if m]
+        final = evaluated[-1][1] if evaluated else {}
+        key = primary_metric(final)
+        best_epoch = None
+        if key is not None:
+            epoch, metrics = max(evaluated, key=lambda em: (em[1].get(key, float("-inf")), -em[0]))
+            best_epoch = {"epoch": epoch, "metric": key, **metrics}
+        out: dict[str, Any] = {
+            "select": self.select,
+            "final": final,  # the last epoch, on the per-epoch split
+            "final_epoch": evaluated[-1][0] if evaluated else None,
+            "best_epoch": best_epoch,  # the epoch with the best primary metric, on the per-epoch split
+            # each metric's max over the evaluated epochs (possibly from different epochs)
+            "max_over_epochs": {k: max(m[k] for _e, m in evaluated if k in m) for k in final},
+            "splits": {"final": self.epoch_split, "best_epoch": self.epoch_split,
+                       "max_over_epochs": self.epoch_split},
+            "images": {"train": len(self.train_set), self.epoch_split: len(self.epoch_set),
+                       self.test_name: len(self.test_set)},
+        }
+        if self.val_set is not None and self.epoch >= self.recipe.epochs:
+            test = self._test_once()
+            out.update(test=test["metrics"], test_epoch=test["epoch"], test_model=test["model"])
+            out["splits"]["test"] = self.test_name
+        return {**out, "epochs": self.epoch, "wall_clock_s": round(self.elapsed, 3), "history": list(self.history),
+                "params": self.num_params(), "resumed": resumed}
 
 
 def train_and_evaluate(model: nn.Module, task: pretext.Task, train_set, test_set, recipe: Recipe, *,
                        run_dir: str | Path | None, device: torch.device, seed: int,
-                       progress: bool = True, config_yaml: str | None = None) -> dict:
+                       progress: bool = True, config_yaml: str | None = None, val_set=None,
+                       select: str = "final", split_names: tuple[str, str] = ("val", "test")) -> dict:
     """Train ``model`` (inputs → outputs as the task expects; may return (logits, aux) in training) with
-    SGD + cosine lr per epoch (+ warm-up), evaluating on ``test_set`` every ``eval_every`` epochs with
-    ``task.metric_sums``/``summarize`` accumulated over the whole split.
+    SGD + cosine lr per epoch (+ warm-up), evaluating every ``eval_every`` epochs with
+    ``task.metric_sums``/``summarize`` accumulated over the whole split: on ``val_set`` when given
+    (``test_set`` is then evaluated once, at the end, on the model ``select`` picks: the last epoch's,
+    or with ``"best_epoch"`` the best epoch's on ``val_set``), else on ``test_set``.
 
-    Returns ``{"final": {metric: value}, "best": {metric: max over evaluations}, "epochs",
-    "wall_clock_s", "history": [{"epoch", "train_loss", **test_metrics}], "params", "resumed"}``.
+    Returns ``{"select", "final": {metric: value} of the last epoch, "final_epoch", "best_epoch":
+    {"epoch", "metric", **metrics} (best primary metric), "max_over_epochs": {metric: max over
+    evaluations}, "splits": {number: split name}, "images": {split: count}, "epochs", "wall_clock_s",
+    "history": [{"epoch", "train_loss", **metrics}], "params", "resumed"}``; with ``val_set`` also
+    ``"test"`` (metrics), ``"test_epoch"`` and ``"test_model"`` (final | best_epoch). ``split_names``
+    (validation, test) label the splits.
     With ``run_dir``: writes config.yaml (if ``config_yaml``), metrics.jsonl and checkpoints/last.pt
     (atomic; model, optimizer, epoch, iteration, RNG, history) after each epoch, and resumes from it
     when present; without: in memory only. A fresh run seeds torch's global RNG with ``seed`` (drop-path
     draws); the caller seeds the model's initialisation. Under torchrun the model is wrapped in DDP, each rank
     takes a strided share of the data (``batch_size`` per process) and rank 0 writes.
     """
-    training = _Training(model, task, train_set, test_set, recipe, device, seed)
+    training = _Training(model, task, train_set, test_set, recipe, device, seed, val_set, select, split_names)
     try:
         return training.fit(run_dir, progress, config_yaml)
     finally:

@@ -192,10 +192,12 @@ def analyze(rows: Iterable[dict], target: str | None = None, n_boot: int = 1000,
             seed: int = 0, level: float = 0.95, complete_seeds: bool = False) -> dict:
     """The full analysis of a results table.
 
-    Returns ``{"tasks", "archs_per_task", "target", "correlations": [...], "best_of_m": {proxy: {...}}}``
-    where ``best_of_m[proxy]`` holds ``n`` (archs common to proxy and target) and ``curve``
-    (see :func:`best_of_m`). ``target`` defaults to ``cls`` when present.
+    Returns ``{"tasks", "archs_per_task", "target", "correlations": [...], "best_of_m": {proxy: {...}},
+    "metric_names": {task: [names]}, "rank_by": [...]}`` where ``best_of_m[proxy]`` holds ``n`` (archs
+    common to proxy and target) and ``curve`` (see :func:`best_of_m`); the last two say what the rows'
+    metric is, where they say it. ``target`` defaults to ``cls`` when present.
     """
+    rows = list(rows)
     means = average_seeds(rows, complete_seeds=complete_seeds)
     if not means:
         raise DataError("results table has no finished runs (no row with a finite metric)")
@@ -216,4 +218,15 @@ def analyze(rows: Iterable[dict], target: str | None = None, n_boot: int = 1000,
         "target": target,
         "correlations": pairwise_correlations(means, n_boot, seed, level, tasks),
         "best_of_m": curves,
+        "metric_names": metric_names(rows, tasks),
+        "rank_by": sorted({str(r["rank_by"]) for r in rows if r.get("rank_by")}),
     }
+
+
+def metric_names(rows: Iterable[dict], tasks: Sequence[str]) -> dict[str, list[str]]:
+    """``{task: sorted metric names}`` from the rows' ``metric_name`` (tasks whose rows name none are left out)."""
+    names: dict[str, set] = defaultdict(set)
+    for row in rows:
+        if row.get("metric_name"):
+            names[str(row["task"])].add(str(row["metric_name"]))
+    return {t: sorted(names[t]) for t in tasks if names.get(t)}

@@ -36,6 +36,21 @@ def _kind(task: str) -> str:
     return "zero-cost proxy, " + ("needs labels" if info.needs_labels else "label-free")
 
 
+#: The warning a study ranked by rank_by=best_epoch_on_test carries.
+BEST_EPOCH_WARNING = ("**Warning:** rank_by=best_epoch_on_test: each training run is scored by its max over epochs "
+                      "on the test split, i.e. epochs chosen on the test data itself; these numbers are optimistic "
+                      "and not a selection you may report.")
+
+
+def ranking_note(result: dict) -> list[str]:
+    """Lines saying which metric ranks each task, and the warning when epochs were picked on the test split."""
+    names = result.get("metric_names") or {}
+    lines = ["", "Ranking metric: " + "; ".join(f"{t}: {', '.join(n)}" for t, n in names.items()) + "."] if names else []
+    if "best_epoch_on_test" in (result.get("rank_by") or []):
+        lines += ["", BEST_EPOCH_WARNING]
+    return lines
+
+
 def render_report(result: dict, figures: dict[str, str], title: str = "Study report") -> str:
     """Markdown for an :func:`~unnas.study.analysis.analyze` result; ``figures`` maps names to relative paths."""
     level = int(round(100 * result["correlations"][0]["level"])) if result["correlations"] else 95
@@ -44,6 +59,7 @@ def render_report(result: dict, figures: dict[str, str], title: str = "Study rep
              f"Intervals are {level}% percentile bootstraps over architectures.", "",
              "| task | architectures | kind |", "|---|---|---|"]
     lines += [f"| {t} | {n} | {_kind(t)} |" for t, n in result["archs_per_task"].items()]
+    lines += ranking_note(result)
     lines += ["", "## Rank correlations", "",
               f"| task A | task B | n | Spearman ρ [{level}% CI] | Kendall τ [{level}% CI] | plot |",
               "|---|---|---|---|---|---|"]
