@@ -17,10 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from unnas.data.stats import IMAGENET_MEAN, IMAGENET_STD  # the data's statistics, the tasks' default
 from unnas.errors import TaskError
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 #: AlexNet's PCA of ImageNet RGB pixels (values in [0, 1]): eigenvalues and eigenvectors (columns),
 #: the basis of the paper's "PCA lighting" noise on ImageNet, ImageNet-22K and Cityscapes.
 LIGHTING_EIGVAL = (0.2175, 0.0188, 0.0045)

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from pretext.base import IMAGENET_MEAN, IMAGENET_STD
+from .stats import IMAGENET_MEAN, IMAGENET_STD
 
 NO_LABEL = -1
 #: The paper's PCA lighting noise std (alphastd) for ImageNet, ImageNet-22K and Cityscapes.
