@@ -7,7 +7,7 @@ names the states whose channel-concatenation is the cell output.
 Accepted spellings: the dict form ``{"normal": [[op, input], …], "normal_concat": […], …}``,
 the paper's list form ``[normal, normal_concat, reduce, reduce_concat]``, the repr printed by
 the DARTS code (``Genotype(normal=[('sep_conv_3x3', 0), …], …)``) and published names
-(``darts_v2``, ``unnas_imagenet_rot``, … once the library module registers them).
+(``darts_v2``, ``unnas_imagenet_rot``, …: :mod:`.library` holds them as data, registered here).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import yaml
 
 from unnas.errors import GenotypeError
 
+from .library import PUBLISHED_CELLS
 from .ops import ALL_OPS, PRIMITIVES, SHORT_NAMES
 
 Pair = tuple[str, int]
@@ -178,15 +179,11 @@ def register_genotype(name: str, genotype: Genotype | Any) -> Genotype:
 
 
 def named_genotypes() -> dict[str, Genotype]:
-    _load_library()
     return dict(_NAMED)
 
 
-def _load_library() -> None:
-    try:  # the published architectures live in their own module
-        from . import library  # noqa: F401
-    except ImportError:
-        pass
+for _name, _cells in PUBLISHED_CELLS.items():
+    register_genotype(_name, _cells)
 
 
 def load_genotype(spec: str | Path | Any) -> Genotype:
@@ -195,7 +192,6 @@ def load_genotype(spec: str | Path | Any) -> Genotype:
         return spec
     if not isinstance(spec, (str, Path)):
         return Genotype.from_obj(spec)
-    _load_library()
     text_spec = str(spec)
     if text_spec in _NAMED:
         return _NAMED[text_spec]

@@ -1,4 +1,4 @@
-"""Published DARTS-space genotypes, registered under the names the UnNAS release uses.
+"""Published DARTS-space genotypes, as data, under the names the UnNAS release uses.
 
 The cells are written in the paper's short notation (``n2=sep3(1)+sep3(0)`` means node 2 =
 ``sep_conv_3x3`` of input 1 plus ``sep_conv_3x3`` of input 0, in that order), which is also what
@@ -7,6 +7,9 @@ Inputs 0 and 1 are c_{k-2} and c_{k-1}; 2, 3, … are earlier nodes.
 
 :data:`EVAL_WIDTHS` records the evaluation width C of the released configs, per setting, only
 where it is known; other architectures fall back to the setting's default width.
+
+This module holds plain cells (the list form) and knows nothing of the Genotype type:
+:mod:`.genotype` imports it and registers every entry, so the dependency points one way.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import re
 
 from unnas.errors import GenotypeError
 
-from .genotype import Genotype, register_genotype
 from .ops import SHORT_NAMES
 
 _LONG_NAMES = {short: long for long, short in SHORT_NAMES.items()}
@@ -37,8 +39,9 @@ def parse_cell(text: str) -> list[tuple[str, int]]:
     return pairs
 
 
-def _genotype(normal: str, reduce: str, normal_concat=_DARTS_CONCAT, reduce_concat=_DARTS_CONCAT) -> Genotype:
-    return Genotype(parse_cell(normal), normal_concat, parse_cell(reduce), reduce_concat)
+def _cells(normal: str, reduce: str, normal_concat=_DARTS_CONCAT, reduce_concat=_DARTS_CONCAT) -> list:
+    """The list form ``[normal, normal_concat, reduce, reduce_concat]`` of one table entry."""
+    return [parse_cell(normal), list(normal_concat), parse_cell(reduce), list(reduce_concat)]
 
 
 _PNAS_CELL = "n2=sep5(0)+max3(0); n3=sep7(1)+max3(1); n4=sep5(1)+sep3(1); n5=sep3(4)+max3(1); n6=sep3(0)+skip(1)"
@@ -150,5 +153,5 @@ EVAL_WIDTHS: dict[str, dict[str, int]] = {
     },
 }
 
-for _name, _entry in _TABLE.items():
-    register_genotype(_name, _genotype(*_entry))
+#: name → the genotype in list form (validated when :mod:`.genotype` registers it).
+PUBLISHED_CELLS: dict[str, list] = {name: _cells(*entry) for name, entry in _TABLE.items()}
