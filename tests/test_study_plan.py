@@ -128,4 +128,4 @@ def test_presets_plan(path):
         assert (rot.batch_size, rot.lr, rot.precise_bn_batches * rot.batch_size) == (32, 0.025, 1024)
         assert cfg.seeds == [1, 2, 3] and plan["archs"] == 500 and len(plan["jobs"]) == 500 * 4 * 3
     if path.stem == "fashion_mnist_quick":
-        assert plan["archs"] >= 20 and len(plan["proxies"]) == 4 and "jigsaw" in plan["tasks"]
+        assert plan["archs"] >= 20 and len(plan["proxies"]) == 5 and "jigsaw" in plan["tasks"]

@@ -121,3 +121,18 @@ def test_rank_by_is_checked(tmp_path):
     with pytest.raises(ConfigError, match="rank_by='best' is not one of final, best_epoch_on_test") as err:
         tiny_config(tmp_path, "rank_by=best")
     assert "\n" not in str(err.value)
+
+
+def test_non_finite_numbers_are_stored_as_null_and_files_stay_strict(tmp_path):
+    from unnas.study.results import finite_only
+
+    result = {"metric": float("nan"), "final": {"top1": 12.5, "loss": float("inf")}, "curve": [1.0, float("-inf")],
+              "epochs": 1}
+    clean, bad = finite_only(result)
+    assert clean == {"metric": None, "final": {"top1": 12.5, "loss": None}, "curve": [1.0, None], "epochs": 1}
+    assert bad == ["metric", "final.loss", "curve[1]"]
+    write_row(tmp_path, {"job_id": "a", **clean})
+    assert json.loads(row_path(tmp_path, "a").read_text())["metric"] is None
+    with pytest.raises(ValueError):  # a NaN that slipped through is a bug, never written
+        write_row(tmp_path, {"job_id": "b", "metric": float("nan")})
+    assert not row_path(tmp_path, "b").exists()

@@ -2,8 +2,10 @@
 
 ``plan`` expands the config into jobs (arch × task × seed, plus arch × zero-cost proxy) and
 writes ``<out_dir>/plan.json``; ``run`` runs the pending jobs (locally or on SLURM) and is safe
-to repeat; ``status`` counts done / failed / pending jobs per task; ``analyze`` ranks the
-architectures per task and writes ``report.md``, ``analysis.json`` and ``figures/``.
+to repeat; ``status`` counts done / failed / diverged / pending jobs per task; ``analyze`` ranks
+the architectures per task and writes ``report.md``, ``analysis.json`` and ``figures/``.
+``plan`` and ``run`` hold the study directory's lock while they write: a second one on the same
+directory stops at once, naming the pid that holds it.
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ def add_arguments(parser) -> None:
     _common(p)
     p.add_argument("--workers", type=int, help="local pool size (default: one per GPU, else 1)")
     p.add_argument("--runner", choices=("local", "slurm"), help="where jobs run (default: the config's runner)")
-    p.add_argument("--retry-failed", action="store_true", help="also re-run jobs recorded as failed")
-    _common(sub.add_parser("status", help="done / failed / pending jobs per task, first error of each task"))
+    p.add_argument("--retry-failed", action="store_true",
+                   help="also re-run jobs recorded as failed (diverged jobs are results and are kept)")
+    _common(sub.add_parser("status", help="done / failed / diverged / pending jobs per task, first error of each task"))
     p = sub.add_parser("analyze", help="rank correlations with CIs, best-of-m, scatter plots, report.md")
     _common(p)
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
@@ -61,62 +64,100 @@ def load_study(args, extra: list[str] = ()):
     return load_config(StudyConfig, resolve_config_path(config, "study"), [*overrides, *extra])
 
 
-def _plan(cfg, write: bool):
-    """The plan for ``cfg``, checked against (and, with ``write``, saved as) ``<out_dir>/plan.json``."""
+def _plan(cfg):
+    """The plan for ``cfg``, checked against ``<out_dir>/plan.json`` (nothing is written)."""
     from pathlib import Path
 
-    from unnas.study.plan import PLAN_FILE, build_plan, check_fingerprint, read_plan, write_plan
+    from unnas.study.plan import PLAN_FILE, build_plan, check_fingerprint, read_plan
 
     plan = build_plan(cfg)
-    if write:
-        write_plan(cfg, plan)
-    else:
-        old = read_plan(cfg.out_dir)
-        if old is not None:
-            check_fingerprint(old.get("fingerprint"), plan["fingerprint"], Path(cfg.out_dir) / PLAN_FILE)
+    old = read_plan(cfg.out_dir)
+    if old is not None:
+        check_fingerprint(old.get("fingerprint"), plan["fingerprint"], Path(cfg.out_dir) / PLAN_FILE)
     return plan
 
 
-def cmd_plan(cfg, args) -> int:
-    from unnas.study.plan import describe_plan
+def _locked(cfg):
+    """The study directory's lock (one writer; refused at once, naming the holder's pid)."""
+    from unnas.engine.lock import DirLock
 
-    plan = _plan(cfg, write=True)
+    return DirLock(cfg.out_dir, what="study directory")
+
+
+def _remove_stale_temps(cfg) -> None:
+    """Temp files of writes killed in an earlier run (only safe while holding the lock)."""
+    from pathlib import Path
+
+    from unnas.engine.atomic import remove_stale_temps
+    from unnas.study.results import RESULTS_DIR
+
+    for folder in (Path(cfg.out_dir), Path(cfg.out_dir) / RESULTS_DIR):
+        remove_stale_temps(folder)
+
+
+def cmd_plan(cfg, args) -> int:
+    from unnas.study.plan import build_plan, describe_plan, write_plan
+
+    plan = build_plan(cfg)  # a bad config fails before the directory (and its lock file) exists
+    with _locked(cfg):
+        write_plan(cfg, plan)
     print(f"study {cfg.name}: {describe_plan(plan)}")
     print(f"plan written to {cfg.out_dir}/plan.json (fingerprint {plan['fingerprint']})")
     return 0
 
 
 def cmd_run(cfg, args) -> int:
+    from unnas.study.plan import build_plan, write_plan
+
+    plan = build_plan(cfg)  # a bad config fails before the directory (and its lock file) exists
+    with _locked(cfg):
+        write_plan(cfg, plan)  # refuses a directory of another study
+        _remove_stale_temps(cfg)
+        return _run_locked(cfg, args, plan)
+
+
+def _count(rows, status: str) -> int:
+    return sum(r.get("status") == status for r in rows)
+
+
+def _run_locked(cfg, args, plan: dict) -> int:
     from unnas.study.results import export_table, pending_jobs, read_rows
     from unnas.study.runner import build_runner
 
-    plan = _plan(cfg, write=True)
     rows = read_rows(cfg.out_dir, plan["fingerprint"])
     todo = pending_jobs(plan["jobs"], rows, args.retry_failed)
-    done = sum(r.get("status") == "ok" for r in rows)
-    print(f"study {cfg.name}: {len(plan['jobs'])} jobs, {done} done, {len(todo)} to run"
+    planned = {j["job_id"] for j in plan["jobs"]}
+    done, diverged = (_count([r for r in rows if r["job_id"] in planned], s) for s in ("ok", "diverged"))
+    print(f"study {cfg.name}: {len(plan['jobs'])} jobs, {done} done, " + (f"{diverged} diverged, " if diverged else "")
+          + f"{len(todo)} to run"
           + ("" if args.retry_failed else " (failed jobs are kept; --retry-failed re-runs them)"), flush=True)
     if todo:
         runner = build_runner(cfg, cfg.out_dir)
         print(f"running {runner.describe()}; results in {cfg.out_dir}/results/", flush=True)
         start = time.time()
         new = runner.run(todo, cfg, cfg.out_dir)
-        failed = [r for r in new if r.get("status") != "ok"]
-        print(f"{len(new) - len(failed)} ok, {len(failed)} failed in {time.time() - start:.1f} s wall-clock")
-        for r in failed[:3]:
-            print(f"  failed {r['job_id']}: {r.get('error')}")
+        bad = [r for r in new if r.get("status") != "ok"]
+        print(f"{_count(new, 'ok')} ok, {len(new) - _count(new, 'ok') - _count(new, 'diverged')} failed, "
+              f"{_count(new, 'diverged')} diverged in {time.time() - start:.1f} s wall-clock")
+        for r in bad[:3]:
+            print(f"  {r.get('status')} {r['job_id']}: {r.get('error')}")
     rows = read_rows(cfg.out_dir, plan["fingerprint"])
     export_table(cfg.out_dir, rows)
-    bad = sum(r.get("status") != "ok" for r in rows)
-    if bad:
-        print(f"{bad} job(s) failed; `unnas study status` shows the errors, --retry-failed re-runs them")
-    return 1 if bad else 0
+    rows = [r for r in rows if r["job_id"] in planned]
+    diverged = _count(rows, "diverged")
+    failed = len(rows) - _count(rows, "ok") - diverged
+    if diverged:
+        print(f"{diverged} job(s) diverged (NaN/Inf loss or weights): recorded as results, left out of the "
+              "correlations")
+    if failed:
+        print(f"{failed} job(s) failed; `unnas study status` shows the errors, --retry-failed re-runs them")
+    return 1 if failed else 0
 
 
 def cmd_status(cfg, args) -> int:
     from unnas.study.results import format_status, read_rows, status_table
 
-    plan = _plan(cfg, write=False)
+    plan = _plan(cfg)
     rows = read_rows(cfg.out_dir, plan["fingerprint"])
     print(f"study {cfg.name} in {cfg.out_dir}: {len(plan['jobs'])} jobs")
     print(format_status(status_table(plan["jobs"], rows)))
@@ -125,10 +166,10 @@ def cmd_status(cfg, args) -> int:
 
 def format_correlations(result: dict) -> str:
     """The ρ/τ table, pairs with the target first."""
-    def cell(stat: dict) -> str:
+    def cell(stat: dict, constant: list[str]) -> str:
         value, (lo, hi) = stat["value"], stat["ci"]
         if value is None:
-            return "n/a"
+            return f"n/a ({', '.join(constant)} constant)" if constant else "n/a"
         return f"{value:+.3f} [{lo:+.3f}, {hi:+.3f}]" if lo is not None else f"{value:+.3f}"
 
     target = result["target"]
@@ -136,22 +177,27 @@ def format_correlations(result: dict) -> str:
     rows = [("task A", "task B", "n", "Spearman ρ [95% CI]", "Kendall τ [95% CI]")]
     for c in pairs:
         a, b = (c["task_b"], c["task_a"]) if c["task_b"] == target else (c["task_a"], c["task_b"])
-        rows.append((a, b, str(c["n"]), cell(c["spearman"]), cell(c["kendall"])))
+        constant = c.get("constant") or []
+        rows.append((a, b, str(c["n"]), cell(c["spearman"], constant), cell(c["kendall"], constant)))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows)
 
 
 def cmd_analyze(cfg, args) -> int:
-    from unnas.study.report import write_report
-    from unnas.study.results import export_table, planned_ok_rows, read_rows
+    from unnas.study.report import constant_sentences, diverged_sentence, write_report
+    from unnas.study.results import export_table, planned_job_ids, planned_ok_rows, read_rows
 
-    plan = _plan(cfg, write=False)
+    plan = _plan(cfg)
     rows = read_rows(cfg.out_dir, plan["fingerprint"])
     export_table(cfg.out_dir, rows)
+    diverged = planned_job_ids(plan["jobs"], rows, "diverged")
     result = write_report(cfg.out_dir, planned_ok_rows(plan["jobs"], rows), target=cfg.target, n_boot=args.n_boot,
-                          title=f"Study {cfg.name}")
+                          title=f"Study {cfg.name}", diverged=diverged)
     print(f"study {cfg.name}: architectures per task: "
           + ", ".join(f"{t} {n}" for t, n in result["archs_per_task"].items()))
+    for line in [diverged_sentence(diverged)] + constant_sentences(result):
+        if line:
+            print(line)
     print(format_correlations(result))
     print(f"report: {cfg.out_dir}/report.md (figures in {cfg.out_dir}/figures/)")
     return 0

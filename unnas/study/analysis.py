@@ -50,7 +50,8 @@ def read_results(path: str | Path) -> list[dict]:
 
 
 def average_seeds(rows: Iterable[dict], complete_seeds: bool = False) -> dict[str, dict[str, float]]:
-    """``{task: {arch_id: mean metric over seeds}}``. Rows with a non-finite metric (failed runs) are skipped.
+    """``{task: {arch_id: mean metric over seeds}}``. Rows of runs that did not finish (a ``status`` other
+    than ok — failed, diverged — or a null or non-finite metric) are skipped.
 
     With ``complete_seeds`` an (arch, task) is kept only if it finished every seed seen for that
     task (the paper's rule); otherwise the mean of the finished seeds is used.
@@ -60,6 +61,8 @@ def average_seeds(rows: Iterable[dict], complete_seeds: bool = False) -> dict[st
         missing = [k for k in REQUIRED if k not in row]
         if missing:
             raise DataError(f"results row {i}: missing field(s) {', '.join(missing)}; each row needs {', '.join(REQUIRED)}")
+        if row.get("status", "ok") != "ok" or row["metric"] is None:
+            continue
         try:
             value = float(row["metric"])
         except (TypeError, ValueError):
@@ -106,17 +109,24 @@ def _interval(samples: np.ndarray, level: float) -> list[float | None]:
     return [float(lo), float(hi)]
 
 
+def is_constant(values: Sequence[float]) -> bool:
+    """Every value the same (at least two of them): such a task gives the architectures no ranking."""
+    values = np.asarray(values, dtype=np.float64)
+    return values.size >= 2 and bool(np.ptp(values) == 0)
+
+
 def rank_correlation(x: Sequence[float], y: Sequence[float], n_boot: int = 1000, seed: int = 0,
                      level: float = 0.95) -> dict:
     """Spearman ρ and Kendall τ(-b) of two paired samples, each with a percentile bootstrap CI.
 
-    Bootstrap resamples where one side is constant have no correlation and are dropped from
-    the interval. Returns ``{"n", "spearman": {"value", "ci"}, "kendall": {"value", "ci"}}``.
+    A constant side ranks nothing: both values are None (no call that would warn). Bootstrap
+    resamples where one side is constant have no correlation and are dropped from the interval.
+    Returns ``{"n", "spearman": {"value", "ci"}, "kendall": {"value", "ci"}}``.
     """
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     n = len(x)
     result = {"n": n, "n_boot": n_boot, "level": level}
-    if n < 3:
+    if n < 3 or is_constant(x) or is_constant(y):
         none = {"value": None, "ci": [None, None]}
         return {**result, "spearman": dict(none), "kendall": dict(none)}
     rho = stats.spearmanr(x, y).statistic
@@ -124,7 +134,8 @@ def rank_correlation(x: Sequence[float], y: Sequence[float], n_boot: int = 1000,
     idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
     xs, ys = x[idx], y[idx]
     boot_rho = _row_pearson(_rank_rows(xs), _rank_rows(ys))
-    boot_tau = np.array([stats.kendalltau(a, b).statistic for a, b in zip(xs, ys)], dtype=np.float64)
+    boot_tau = np.array([stats.kendalltau(a, b).statistic if np.ptp(a) > 0 and np.ptp(b) > 0 else np.nan
+                         for a, b in zip(xs, ys)], dtype=np.float64)
     result["spearman"] = {"value": _finite(rho), "ci": _interval(boot_rho, level)}
     result["kendall"] = {"value": _finite(tau), "ci": _interval(boot_tau, level)}
     return result
@@ -132,12 +143,14 @@ def rank_correlation(x: Sequence[float], y: Sequence[float], n_boot: int = 1000,
 
 def pairwise_correlations(means: dict[str, dict[str, float]], n_boot: int = 1000, seed: int = 0,
                           level: float = 0.95, tasks: Sequence[str] | None = None) -> list[dict]:
-    """:func:`rank_correlation` for every pair of tasks, on the architectures common to the pair."""
+    """:func:`rank_correlation` for every pair of tasks, on the architectures common to the pair;
+    ``constant`` names the tasks of the pair whose metric is the same on all of them."""
     tasks = list(tasks) if tasks is not None else sorted(means)
     out = []
     for a, b in combinations(tasks, 2):
         _ids, x, y = common(means, a, b)
-        out.append({"task_a": a, "task_b": b, **rank_correlation(x, y, n_boot, seed, level)})
+        constant = [t for t, v in ((a, x), (b, y)) if is_constant(v)]
+        out.append({"task_a": a, "task_b": b, **rank_correlation(x, y, n_boot, seed, level), "constant": constant})
     return out
 
 
@@ -193,7 +206,7 @@ def analyze(rows: Iterable[dict], target: str | None = None, n_boot: int = 1000,
     """The full analysis of a results table.
 
     Returns ``{"tasks", "archs_per_task", "target", "correlations": [...], "best_of_m": {proxy: {...}},
-    "metric_names": {task: [names]}, "rank_by": [...]}`` where ``best_of_m[proxy]`` holds ``n`` (archs
+    "metric_names": {task: [names]}, "rank_by": [...], "constant": {task: value}}`` where ``best_of_m[proxy]`` holds ``n`` (archs
     common to proxy and target) and ``curve`` (see :func:`best_of_m`); the last two say what the rows'
     metric is, where they say it. ``target`` defaults to ``cls`` when present.
     """
@@ -220,6 +233,7 @@ def analyze(rows: Iterable[dict], target: str | None = None, n_boot: int = 1000,
         "best_of_m": curves,
         "metric_names": metric_names(rows, tasks),
         "rank_by": sorted({str(r["rank_by"]) for r in rows if r.get("rank_by")}),
+        "constant": {t: next(iter(means[t].values())) for t in tasks if is_constant(list(means[t].values()))},
     }
 
 

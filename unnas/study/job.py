@@ -7,7 +7,9 @@ with the study's recipe for the task. Proxies score the classification network a
 initialisation on one seeded training batch.
 
 :func:`run_job` never raises for a job's own failure: the row says ``failed`` and holds the
-error, so one bad architecture or task never stops the rest of a study.
+error, so one bad architecture or task never stops the rest of a study. A run whose loss or
+weights became NaN/Inf (:class:`~unnas.errors.DivergedError`, or a non-finite metric) says
+``diverged``: a result about that architecture and recipe, kept out of the correlations.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ import torch
 from torch import nn
 
 from unnas.data import ImageDataset, build_dataset
-from unnas.errors import ConfigError, TaskError
+from unnas.errors import ConfigError, DivergedError, TaskError, one_line
+
+from .fingerprint import fingerprint
+from .results import finite_only
 
 #: Keys of the trainer's metrics used for ranking, in order of preference.
 METRIC_KEYS = ("top1", "miou")
@@ -249,14 +254,12 @@ def _proxy(job: dict, cfg, device: torch.device) -> dict:
 
 def base_row(job: dict, cfg) -> dict:
     """The fields every row carries: which job, and which study it belongs to."""
-    from .plan import fingerprint
-
     return {**{k: job[k] for k in ("job_id", "arch_id", "task", "kind", "seed")}, "fingerprint": fingerprint(cfg)}
 
 
 def run_job(job: dict, cfg, device: torch.device | str | None = None) -> dict:
-    """Run one planned job and return its results row (status ``ok`` or ``failed``; never raises for the job)."""
-    from unnas.errors import one_line
+    """Run one planned job and return its results row (status ``ok``, ``diverged`` or ``failed``; never
+    raises for the job). Non-finite numbers are stored as null (the row is strict JSON)."""
     from unnas.engine.device import resolve_device
 
     start = time.time()
@@ -265,7 +268,14 @@ def run_job(job: dict, cfg, device: torch.device | str | None = None) -> dict:
         dev = torch.device(device) if device is not None else resolve_device(cfg.device)
         row["device"] = str(dev)
         result = _proxy(job, cfg, dev) if job["kind"] == "proxy" else _train(job, cfg, dev)
-        row.update(status="ok", error=None, **result)
+        result, bad = finite_only(result)
+        if bad:  # a NaN/Inf metric is no ranking: the run diverged even if nothing raised
+            row.update(result, status="diverged", metric=None,
+                       error=f"non-finite {', '.join(bad)} (NaN/Inf): the run diverged")
+        else:
+            row.update(status="ok", error=None, **result)
+    except DivergedError as exc:
+        row.update(status="diverged", metric=None, error=f"DivergedError: {one_line(exc)}")
     except Exception as exc:  # a job's failure is data for the table, not the end of the study
         row.update(status="failed", metric=None, error=f"{type(exc).__name__}: {one_line(exc)}",
                    traceback=traceback.format_exc(limit=-8))

@@ -5,16 +5,12 @@ A job is a plain JSON-able dict ``{job_id, arch_id, arch, task, kind, seed}``: `
 seed). ``arch`` is the architecture itself (DARTS list form, or NB101 ``{matrix, ops}``), so a
 job runs anywhere (a pool worker, a SLURM node) without re-reading the sample source.
 
-The **fingerprint** hashes every setting that changes a job's result (space, architecture
-source, data, network, recipes, task options) but not the study's size (count, tasks, seeds),
-its location or how it runs. So a study can grow and keep its finished jobs, while a changed
-recipe in the same directory is refused instead of silently mixing results.
+The plan carries the study's **fingerprint** (:mod:`.fingerprint`): a study can grow and keep
+its finished jobs, while a changed recipe in the same directory is refused.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -23,18 +19,13 @@ from typing import Any
 from unnas.engine.atomic import atomic_write_json
 from unnas.errors import ConfigError, DataError
 
+from .fingerprint import DATA_NOT_FINGERPRINTED, NOT_FINGERPRINTED, check_fingerprint, fingerprint
+from .job import data_config, recipe_for
+
 PLAN_FILE = "plan.json"
-#: Settings that do not change any job's result, left out of the fingerprint.
-NOT_FINGERPRINTED = {"name", "count", "tasks", "proxies", "seeds", "target", "out_dir", "runner", "workers",
-                     "device", "slurm", "progress"}
-DATA_NOT_FINGERPRINTED = {"root", "num_workers"}
-
-
-def fingerprint(cfg) -> str:
-    """16 hex digits identifying the settings a job's result depends on (see the module docstring)."""
-    d = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_FINGERPRINTED}
-    d["data"] = {k: v for k, v in d["data"].items() if k not in DATA_NOT_FINGERPRINTED}
-    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+__all__ = ["PLAN_FILE", "NOT_FINGERPRINTED", "DATA_NOT_FINGERPRINTED", "fingerprint", "check_fingerprint",
+           "safe_id", "load_archs", "split_tasks", "check_task_settings", "job_id", "build_plan", "read_plan",
+           "write_plan", "describe_plan"]
 
 
 def safe_id(text: str) -> str:
@@ -118,8 +109,6 @@ def check_task_settings(cfg, trained: list[str]) -> None:
     """Build each task with its options and resolve its recipe, so mistakes surface before any job runs."""
     import pretext
 
-    from .job import data_config, recipe_for
-
     for name in trained:
         pretext.build_task(name, **dict(cfg.task_options.get(name, {})))
         recipe_for(cfg, name)
@@ -158,13 +147,6 @@ def read_plan(study_dir: str | Path) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"{path} cannot be read ({str(exc).splitlines()[0]}); delete it and plan again") from None
-
-
-def check_fingerprint(found: str | None, expected: str, where: Path) -> None:
-    """One-line refusal of files that belong to a study with other settings."""
-    if found != expected:
-        raise DataError(f"{where} belongs to another study (fingerprint {found}, this config {expected}); "
-                        "use another out_dir, or restore the settings that study was run with")
 
 
 def write_plan(cfg, plan: dict) -> Path:

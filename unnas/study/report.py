@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from unnas.engine.atomic import atomic_write_json, atomic_write_text
 
@@ -19,10 +19,10 @@ def figure_name(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", key)
 
 
-def _cell(stat: dict) -> str:
+def _cell(stat: dict, constant: Sequence[str] = ()) -> str:
     value, (lo, hi) = stat["value"], stat["ci"]
     if value is None:
-        return "n/a"
+        return f"n/a ({', '.join(constant)} constant)" if constant else "n/a"
     return f"{value:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None else "")
 
 
@@ -51,6 +51,22 @@ def ranking_note(result: dict) -> list[str]:
     return lines
 
 
+def diverged_sentence(job_ids: Sequence[str]) -> str:
+    """"3 jobs diverged: job ids …" (empty when none did)."""
+    n = len(job_ids)
+    if not n:
+        return ""
+    plural = "s" if n != 1 else ""
+    return (f"{n} job{plural} diverged: job id{plural} {', '.join(job_ids)} (a loss or weight became NaN/Inf; "
+            "left out of the correlations).")
+
+
+def constant_sentences(result: dict) -> list[str]:
+    """One sentence per task whose metric is the same for every architecture (its correlations are n/a)."""
+    return [f"{task} gave every architecture the same metric ({value:.3f}): it ranks nothing, so its rank "
+            "correlations are undefined (n/a)." for task, value in (result.get("constant") or {}).items()]
+
+
 def render_report(result: dict, figures: dict[str, str], title: str = "Study report") -> str:
     """Markdown for an :func:`~unnas.study.analysis.analyze` result; ``figures`` maps names to relative paths."""
     level = int(round(100 * result["correlations"][0]["level"])) if result["correlations"] else 95
@@ -60,13 +76,17 @@ def render_report(result: dict, figures: dict[str, str], title: str = "Study rep
              "| task | architectures | kind |", "|---|---|---|"]
     lines += [f"| {t} | {n} | {_kind(t)} |" for t, n in result["archs_per_task"].items()]
     lines += ranking_note(result)
+    notes = [diverged_sentence(result.get("diverged") or [])] + constant_sentences(result)
+    lines += [line for note in notes if note for line in ("", note)]
     lines += ["", "## Rank correlations", "",
               f"| task A | task B | n | Spearman ρ [{level}% CI] | Kendall τ [{level}% CI] | plot |",
               "|---|---|---|---|---|---|"]
     for c in result["correlations"]:
         key = f"{c['task_a']}__{c['task_b']}"
         link = f"[png]({figures[key]})" if key in figures else ""
-        lines.append(f"| {c['task_a']} | {c['task_b']} | {c['n']} | {_cell(c['spearman'])} | {_cell(c['kendall'])} | {link} |")
+        constant = c.get("constant") or []
+        lines.append(f"| {c['task_a']} | {c['task_b']} | {c['n']} | {_cell(c['spearman'], constant)} | "
+                     f"{_cell(c['kendall'], constant)} | {link} |")
     lines += ["", f"## Best of m (target: {result['target']})", "",
               "Draw m architectures at random, keep the best by the proxy task, report its target accuracy "
               "(mean ± std over trials).", ""]
@@ -81,15 +101,17 @@ def render_report(result: dict, figures: dict[str, str], title: str = "Study rep
 
 def write_report(study_dir: str | Path, rows: Iterable[dict], target: str | None = None, n_boot: int = 1000,
                  trials: int = 1000, seed: int = 0, complete_seeds: bool = False,
-                 title: str = "Study report") -> dict:
+                 title: str = "Study report", diverged: Sequence[str] = ()) -> dict:
     """Analyse ``rows`` and write ``analysis.json``, ``figures/*.png`` and ``report.md`` into ``study_dir``.
 
-    Returns the analysis dict with ``"files"`` (paths relative to ``study_dir``) added.
+    ``diverged`` lists the job ids of diverged jobs (not in ``rows``), which the report names.
+    Returns the analysis dict with ``"diverged"`` and ``"files"`` (paths relative to ``study_dir``) added.
     """
     study_dir = Path(study_dir)
     (study_dir / FIGURES).mkdir(parents=True, exist_ok=True)
     rows = list(rows)
     result = analyze(rows, target=target, n_boot=n_boot, trials=trials, seed=seed, complete_seeds=complete_seeds)
+    result["diverged"] = sorted(diverged)
     means = average_seeds(rows, complete_seeds=complete_seeds)
     figures: dict[str, str] = {}
     for c in result["correlations"]:

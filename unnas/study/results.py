@@ -8,24 +8,44 @@ job leaves no row and is pending again. ``results.jsonl`` (one row per line, sor
 is exported from these files after ``unnas study run`` and by ``unnas study analyze``, for
 :func:`unnas.study.analysis.read_results` and other tools.
 
-A row: ``job_id, arch_id, task, kind, seed, status (ok|failed), metric, final, best, epochs,
-params, madds, wall_clock_s, error, fingerprint``.
+A row: ``job_id, arch_id, task, kind, seed, status, metric, final, epochs, params, madds,
+wall_clock_s, error, fingerprint`` (and what the trainer or proxy reports besides). ``status`` is
+``ok``, ``failed`` (the job broke: bad input, a dead worker; ``--retry-failed`` re-runs it) or
+``diverged`` (its loss or weights became NaN/Inf: a result, kept out of the correlations and not
+retried). Every file is strict JSON: a non-finite number is stored as null.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from unnas.engine.atomic import atomic_write_json, atomic_write_text
 from unnas.errors import DataError
 
-from .plan import check_fingerprint
+from .fingerprint import check_fingerprint
 
 RESULTS_DIR = "results"
 TABLE_FILE = "results.jsonl"
+
+
+def finite_only(obj: Any, where: str = "") -> tuple[Any, list[str]]:
+    """``obj`` with every NaN/Inf float replaced by None, and the dotted keys where one was found."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None, [where or "value"]
+    if isinstance(obj, dict):
+        out, bad = {}, []
+        for k, v in obj.items():
+            out[k], found = finite_only(v, f"{where}.{k}" if where else str(k))
+            bad += found
+        return out, bad
+    if isinstance(obj, (list, tuple)):
+        pairs = [finite_only(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+        return [v for v, _ in pairs], [b for _, found in pairs for b in found]
+    return obj, []
 
 
 def row_path(study_dir: str | Path, job_id: str) -> Path:
@@ -55,14 +75,16 @@ def read_rows(study_dir: str | Path, fingerprint: str | None = None) -> list[dic
 
 def export_table(study_dir: str | Path, rows: Iterable[dict]) -> Path:
     """Write ``results.jsonl`` (atomically) from the rows."""
-    lines = [json.dumps(r, sort_keys=True) for r in sorted(rows, key=lambda r: r["job_id"])]
+    lines = [json.dumps(r, sort_keys=True, allow_nan=False) for r in sorted(rows, key=lambda r: r["job_id"])]
     return atomic_write_text(Path(study_dir) / TABLE_FILE, "".join(line + "\n" for line in lines))
 
 
 def pending_jobs(jobs: list[dict], rows: Iterable[dict], retry_failed: bool = False) -> list[dict]:
-    """Jobs without a row (and, with ``retry_failed``, those whose row says failed)."""
+    """Jobs without a row (and, with ``retry_failed``, those whose row says failed; diverged rows are kept:
+    the same seed and recipe diverge again)."""
     status = {r["job_id"]: r.get("status") for r in rows}
-    return [j for j in jobs if status.get(j["job_id"]) is None or (retry_failed and status[j["job_id"]] != "ok")]
+    return [j for j in jobs if status.get(j["job_id"]) is None
+            or (retry_failed and status[j["job_id"]] not in ("ok", "diverged"))]
 
 
 def planned_ok_rows(jobs: list[dict], rows: Iterable[dict]) -> list[dict]:
@@ -71,28 +93,44 @@ def planned_ok_rows(jobs: list[dict], rows: Iterable[dict]) -> list[dict]:
     return [r for r in rows if r["job_id"] in planned and r.get("status") == "ok" and r.get("metric") is not None]
 
 
+def planned_job_ids(jobs: list[dict], rows: Iterable[dict], status: str) -> list[str]:
+    """Sorted job ids of the planned jobs whose row has ``status`` (e.g. the diverged ones, for the report)."""
+    planned = {j["job_id"] for j in jobs}
+    return sorted(r["job_id"] for r in rows if r["job_id"] in planned and r.get("status") == status)
+
+
 def status_table(jobs: list[dict], rows: Iterable[dict]) -> dict[str, dict]:
-    """Per task: ``{"ok", "failed", "pending", "first_error"}`` over the planned jobs."""
+    """Per task: ``{"ok", "failed", "diverged", "pending", "first_error"}`` over the planned jobs."""
     by_id = {r["job_id"]: r for r in rows}
-    table: dict[str, dict] = defaultdict(lambda: {"ok": 0, "failed": 0, "pending": 0, "first_error": None})
+    table: dict[str, dict] = defaultdict(lambda: {"ok": 0, "failed": 0, "diverged": 0, "pending": 0,
+                                                  "first_error": None})
     for job in jobs:
         entry = table[job["task"]]
         row = by_id.get(job["job_id"])
-        state = "pending" if row is None else ("ok" if row.get("status") == "ok" else "failed")
+        status = None if row is None else row.get("status")
+        state = "pending" if row is None else (status if status in ("ok", "diverged") else "failed")
         entry[state] += 1
         if state == "failed" and entry["first_error"] is None:
             entry["first_error"] = f"{job['job_id']}: {row.get('error') or 'no error recorded'}"
     return dict(table)
 
 
+HEADERS = ("done", "failed", "diverged", "pending")
+
+
 def format_status(table: dict[str, dict]) -> str:
     width = max([len(t) for t in table] + [4])
-    lines = [f"{'task':<{width}}  {'done':>6}  {'failed':>6}  {'pending':>7}"]
+    keys = ("ok", "failed", "diverged", "pending")
+
+    def line(name: str, e) -> str:
+        return f"{name:<{width}}  " + "  ".join(f"{e[k]:>{max(len(h), 6)}}" for k, h in zip(keys, HEADERS))
+
+    lines = [f"{'task':<{width}}  " + "  ".join(f"{h:>{max(len(h), 6)}}" for h in HEADERS)]
     totals: Counter = Counter()
     for task, e in table.items():
-        lines.append(f"{task:<{width}}  {e['ok']:>6}  {e['failed']:>6}  {e['pending']:>7}")
-        totals.update({k: e[k] for k in ("ok", "failed", "pending")})
-    lines.append(f"{'all':<{width}}  {totals['ok']:>6}  {totals['failed']:>6}  {totals['pending']:>7}")
+        lines.append(line(task, e))
+        totals.update({k: e[k] for k in keys})
+    lines.append(line("all", totals))
     errors = [f"  {task}: {e['first_error']}" for task, e in table.items() if e["first_error"]]
     if errors:
         lines += ["first error per task:"] + errors

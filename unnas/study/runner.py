@@ -1,32 +1,49 @@
-"""Run a study's pending jobs: in this process, on a local process pool, or on SLURM (submitit).
+"""Run a study's pending jobs: in this process, on a local pool of worker processes, or on SLURM (submitit).
 
 Whoever runs a job writes its row (:func:`execute`), so finished work survives a crash of the
-driver. The local pool uses *spawn* workers (no forked torch state); each worker takes
-``cores // workers`` threads, and with CUDA one GPU (``CUDA_VISIBLE_DEVICES`` set before torch
-touches CUDA), round-robin. SLURM gets one array task per job through ``submitit``; its
-``local`` cluster runs the same submission path in subprocesses, for testing without a cluster.
+driver. SLURM gets one array task per job through ``submitit``; its ``local`` cluster runs the
+same submission path in subprocesses, for testing without a cluster.
+
+The local pool is built on the standard library, not ``ProcessPoolExecutor`` (one dead worker
+breaks that whole pool): *spawn* processes (no forked torch state), one pipe each, and the
+parent hands out one job at a time, so it always knows which job each worker holds. A worker
+that dies (SIGKILL, the out-of-memory killer, a crash in native code) loses only that job — its
+row says ``failed``, "worker died, signal 9" — and is replaced while the others finish. A worker
+runs many jobs and keeps its readers cached. Each takes ``cores // workers`` threads and, with
+CUDA, one GPU (``CUDA_VISIBLE_DEVICES`` set before torch touches CUDA), round-robin. Workers die
+with the parent: ``PR_SET_PDEATHSIG`` on Linux, end-of-file on their pipe, and a check of
+``os.getppid()`` between jobs. Ctrl-C (SIGINT goes to the parent only; workers ignore it) or
+SIGTERM stops queued jobs from starting and stops the running ones (pending again next run);
+finished rows stay.
 """
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+import pickle
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass
+from multiprocessing.connection import wait
 from pathlib import Path
 
-from unnas.errors import ConfigError, UnnasError
+from unnas.errors import ConfigError, one_line
 
 from .job import base_row, run_job
-from .results import write_row
+from .results import row_path, write_row
+from .worker import execute, serve
 
 __all__ = ["run_job", "execute", "LocalRunner", "SlurmRunner", "build_runner"]
 
 
-def execute(job: dict, cfg, study_dir: str) -> dict:
-    """Run one job and store its row in the study directory; returns the row."""
-    row = run_job(job, cfg)
-    write_row(study_dir, row)
+def failed_row(job: dict, cfg, error: str, wall_clock_s: float | None = None) -> dict:
+    """The row of a job that died outside :func:`run_job` (a dead worker, a lost SLURM task)."""
+    row = base_row(job, cfg)
+    row.update(status="failed", metric=None, error=error,
+               wall_clock_s=None if wall_clock_s is None else round(wall_clock_s, 3))
     return row
 
 
@@ -36,24 +53,45 @@ def _progress(total: int, enabled: bool, desc: str):
     return tqdm(total=total, disable=not enabled, desc=desc, unit="job", dynamic_ncols=True)
 
 
-def _tick(bar, row: dict, failed: list[int]) -> None:
-    failed[0] += row.get("status") != "ok"
-    bar.set_postfix_str(f"failed {failed[0]}" if failed[0] else row["job_id"], refresh=False)
+def _tick(bar, row: dict, counts: dict) -> None:
+    status = row.get("status")
+    if status != "ok":
+        counts[status] = counts.get(status, 0) + 1
+    bad = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    bar.set_postfix_str(bad or row["job_id"], refresh=False)
     bar.update(1)
 
 
-# ----------------------------------------------------------------------------- local
-def _init_worker(threads: int, gpus) -> None:
-    """Pool initializer: pick this worker's GPU before CUDA starts (device auto → that GPU) and its cores."""
-    if gpus is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get())
-    import torch
+# ----------------------------------------------------------------------------- local pool: the parent side
+@dataclass
+class _Slot:
+    """One worker process and the job it holds (None: it was told to stop)."""
 
-    torch.set_num_threads(threads)
+    proc: mp.process.BaseProcess
+    conn: object
+    gpu: int | None
+    job: dict | None = None
+    since: float = 0.0
+    done: int = 0
+
+
+def _death_reason(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = "unknown signal"
+        hint = ", e.g. the out-of-memory killer" if -exitcode == signal.SIGKILL else ""
+        return f"worker died, signal {-exitcode} ({name}{hint})"
+    return f"worker died, exit code {exitcode}"
 
 
 class LocalRunner:
-    """``workers`` processes on this machine; ``workers == 1`` runs the jobs in this process."""
+    """``workers`` processes on this machine; ``workers == 1`` runs the jobs in this process.
+
+    Run it from the main thread: Linux's parent-death signal follows the thread that started
+    the workers.
+    """
 
     def __init__(self, workers: int = 0, device: str = "auto"):
         import torch
@@ -61,38 +99,124 @@ class LocalRunner:
         use_cuda = device != "cpu" and torch.cuda.is_available()
         self.gpus = torch.cuda.device_count() if use_cuda else 0
         self.workers = workers or max(self.gpus, 1)
+        self._slots: list[_Slot] = []
+        self._queued = 0
+        #: pid of every worker process started, in order (replacements included).
+        self.started_pids: list[int] = []
 
     def describe(self) -> str:
         where = "in this process" if self.workers == 1 else f"on {self.workers} worker processes"
         return where + (f" ({self.gpus} GPU(s))" if self.gpus else " (CPU)")
 
+    def state(self) -> dict:
+        """What the pool is doing now: jobs still queued, and per live worker its pid, job and jobs done."""
+        return {"queued": self._queued,
+                "workers": [{"pid": s.proc.pid, "job_id": s.job["job_id"] if s.job else None, "since": s.since,
+                             "done": s.done} for s in list(self._slots) if s.proc.is_alive()]}
+
     def run(self, jobs: list[dict], cfg, study_dir: str | Path) -> list[dict]:
-        study_dir, rows, failed = str(study_dir), [], [0]
+        study_dir, rows, counts = str(study_dir), [], {}
         with _progress(len(jobs), cfg.progress, f"study {cfg.name}") as bar:
             if self.workers == 1:
                 for job in jobs:
                     rows.append(execute(job, cfg, study_dir))
-                    _tick(bar, rows[-1], failed)
+                    _tick(bar, rows[-1], counts)
                 return rows
-            ctx = mp.get_context("spawn")
-            gpus = None
-            if self.gpus:
-                gpus = ctx.Queue()
-                for i in range(self.workers):
-                    gpus.put(i % self.gpus)
-            threads = max(1, len(os.sched_getaffinity(0)) // self.workers)
-            pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker, initargs=(threads, gpus))
-            try:
-                futures = [pool.submit(execute, job, cfg, study_dir) for job in jobs]
-                for fut in as_completed(futures):
-                    rows.append(fut.result())
-                    _tick(bar, rows[-1], failed)
-            except BrokenProcessPool:
-                raise UnnasError(f"a worker process died (out of memory?) with {len(jobs) - len(rows)} jobs "
-                                 "unfinished; finished jobs are saved, re-run the same command to continue") from None
-            finally:  # on Ctrl-C, queued jobs must not start; finished ones are already saved
-                pool.shutdown(wait=True, cancel_futures=True)
+            self._run_pool(jobs, cfg, study_dir, lambda row: (rows.append(row), _tick(bar, row, counts)))
         return rows
+
+    def _start(self, ctx, gpu: int | None, threads: int, cfg_pickle: bytes, study_dir: str) -> _Slot:
+        parent_end, child_end = ctx.Pipe(duplex=True)
+        proc = ctx.Process(target=serve, args=(child_end, os.getpid(), threads, gpu, cfg_pickle, study_dir),
+                           name="unnas-study-worker", daemon=True)
+        proc.start()
+        child_end.close()  # only the worker holds its end: its death reads as end-of-file here
+        self.started_pids.append(proc.pid)
+        return _Slot(proc, parent_end, gpu)
+
+    def _hand_out(self, slot: _Slot, queue: deque, study_dir: str) -> None:
+        """Send the next job to ``slot`` (or None: stop). A retried job's old row goes first, so a
+        row found after a worker's death is that worker's own."""
+        slot.job = queue.popleft() if queue else None
+        self._queued = len(queue)
+        if slot.job is not None:
+            row_path(study_dir, slot.job["job_id"]).unlink(missing_ok=True)
+            slot.since = time.time()
+        try:
+            slot.conn.send(slot.job)
+        except (BrokenPipeError, ConnectionResetError, EOFError):
+            pass  # the worker is already dead: its sentinel reports it
+
+    def _run_pool(self, jobs: list[dict], cfg, study_dir: str, finish) -> None:
+        ctx = mp.get_context("spawn")
+        threads = max(1, len(os.sched_getaffinity(0)) // self.workers)
+        queue = deque(jobs)
+        cfg_pickle = pickle.dumps(cfg)
+        self._slots = slots = []
+        try:
+            for i in range(min(self.workers, len(jobs))):
+                slots.append(self._start(ctx, i % self.gpus if self.gpus else None, threads, cfg_pickle, study_dir))
+                self._hand_out(slots[-1], queue, study_dir)
+            while any(s.job is not None for s in slots):
+                busy = [s for s in slots if s.job is not None]
+                ready = set(wait([s.conn for s in busy] + [s.proc.sentinel for s in busy]))
+                for i, slot in enumerate(slots):
+                    if slot.job is None or (slot.conn not in ready and slot.proc.sentinel not in ready):
+                        continue
+                    row = self._receive(slot)
+                    if row is not None:
+                        slot.done += 1
+                        finish(row)
+                        self._hand_out(slot, queue, study_dir)
+                        continue
+                    finish(self._lost(slot, cfg, study_dir))
+                    if queue:  # a replacement takes the dead worker's place (and GPU)
+                        slots[i] = self._start(ctx, slot.gpu, threads, cfg_pickle, study_dir)
+                        self._hand_out(slots[i], queue, study_dir)
+        finally:  # Ctrl-C, SIGTERM or an error here: queued jobs never start, running ones stop
+            self._queued = 0
+            self._stop(slots)
+
+    @staticmethod
+    def _receive(slot: _Slot) -> dict | None:
+        """The row the worker sent, or None when it is gone (end-of-file, or dead with nothing sent)."""
+        try:
+            return slot.conn.recv() if slot.conn.poll() else None
+        except (EOFError, OSError):
+            return None
+
+    def _lost(self, slot: _Slot, cfg, study_dir: str) -> dict:
+        """The row of the job a dead worker held: its own row if it wrote one before dying, else failed."""
+        slot.proc.join(timeout=10)
+        if slot.proc.is_alive():  # closed its pipe but lingers: make sure
+            slot.proc.kill()
+            slot.proc.join()
+        job, slot.job = slot.job, None
+        slot.conn.close()
+        path = row_path(study_dir, job["job_id"])
+        if path.is_file():  # written after this job was handed out (older rows were removed then)
+            try:
+                return json.loads(path.read_text())
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                pass  # killed mid-write is impossible (atomic), but never trust a dead worker's file
+        error = f"{_death_reason(slot.proc.exitcode)} while running this job on pid {slot.proc.pid}; " \
+                "--retry-failed re-runs it"
+        row = failed_row(job, cfg, error, time.time() - slot.since)
+        write_row(study_dir, row)
+        return row
+
+    @staticmethod
+    def _stop(slots: list[_Slot]) -> None:
+        for s in slots:
+            if s.proc.is_alive() and s.job is not None:
+                s.proc.terminate()  # its job has no row: pending again
+        deadline = time.time() + 10
+        for s in slots:
+            s.proc.join(timeout=max(0.0, deadline - time.time()))
+            if s.proc.is_alive():
+                s.proc.kill()
+                s.proc.join()
+            s.conn.close()
 
 
 # ----------------------------------------------------------------------------- slurm
@@ -127,7 +251,7 @@ class SlurmRunner:
         import submitit
 
         self.executor.update_parameters(name=f"unnas-{cfg.name}")
-        study_dir, rows, failed = str(Path(study_dir).resolve()), [], [0]  # nodes may start elsewhere
+        study_dir, rows, counts = str(Path(study_dir).resolve()), [], {}  # nodes may start elsewhere
         n = len(jobs)
         threads = [max(1, self.cfg.cpus_per_task)] * n
         handles = self.executor.map_array(_execute_with_threads, jobs, [cfg] * n, [study_dir] * n, threads)
@@ -139,13 +263,10 @@ class SlurmRunner:
                 try:
                     row = handle.result()
                 except Exception as exc:  # the task died outside run_job (timeout, node failure)
-                    from unnas.errors import one_line
-
-                    row = base_row(by_handle[handle.job_id], cfg)
-                    row.update(status="failed", metric=None, error=f"submitit job {handle.job_id}: {one_line(exc)}")
+                    row = failed_row(by_handle[handle.job_id], cfg, f"submitit job {handle.job_id}: {one_line(exc)}")
                     write_row(study_dir, row)
                 rows.append(row)
-                _tick(bar, row, failed)
+                _tick(bar, row, counts)
         return rows
 
 

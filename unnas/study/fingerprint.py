@@ -1,0 +1,36 @@
+"""Which study a job's row belongs to: the fingerprint of the settings its result depends on.
+
+It hashes every setting that changes a job's result (space, architecture source, data, network,
+recipes, task options) but not the study's size (count, tasks, seeds), its location or how it
+runs. So a study can grow and keep its finished jobs, while a changed recipe in the same
+directory is refused instead of silently mixing results. Plans, jobs and result tables all use
+it, so it sits below them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+from unnas.errors import DataError
+
+#: Settings that do not change any job's result, left out of the fingerprint.
+NOT_FINGERPRINTED = {"name", "count", "tasks", "proxies", "seeds", "target", "out_dir", "runner", "workers",
+                     "device", "slurm", "progress"}
+DATA_NOT_FINGERPRINTED = {"root", "num_workers"}
+
+
+def fingerprint(cfg) -> str:
+    """16 hex digits identifying the settings a job's result depends on (see the module docstring)."""
+    d = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_FINGERPRINTED}
+    d["data"] = {k: v for k, v in d["data"].items() if k not in DATA_NOT_FINGERPRINTED}
+    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def check_fingerprint(found: str | None, expected: str, where: Path) -> None:
+    """One-line refusal of files that belong to a study with other settings."""
+    if found != expected:
+        raise DataError(f"{where} belongs to another study (fingerprint {found}, this config {expected}); "
+                        "use another out_dir, or restore the settings that study was run with")
