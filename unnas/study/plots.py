@@ -1,5 +1,8 @@
 """Study figures: one scatter per task pair, and the best-of-m curves.
 
+Axes are labelled with each task's own metric (the rows' ``metric_name``, e.g. "cls: final test
+top1" or "synflow score"), and an axis whose values span more than :data:`LOG_SPAN` (synflow
+runs from 1e0 to 1e19) is drawn logarithmic (symlog where values ≤ 0 occur).
 matplotlib runs headless (Agg). Files are written atomically (temp file in the same folder,
 then ``os.replace``), so a reader never sees a half-written PNG.
 """
@@ -13,10 +16,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from unnas.engine.atomic import atomic_savefig  # noqa: E402
+
+#: Largest/smallest nonzero magnitude above which an axis goes logarithmic.
+LOG_SPAN = 1e3
 
 
 def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
@@ -27,6 +34,71 @@ def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
         plt.close(fig)
 
 
+def metric_label(task: str, names: Sequence[str] | None = None) -> str:
+    """Axis label for ``task``: its metric names ("cls: final test top1"; "synflow score" as is)."""
+    names = [n for n in (names or []) if n]
+    if not names:
+        return f"{task}: metric"
+    text = " / ".join(names)
+    return text if all(n.startswith(task) for n in names) else f"{task}: {text}"
+
+
+def axis_scale(values: Sequence[float]) -> tuple[str, dict]:
+    """``("linear" | "log" | "symlog", kwargs for set_xscale)`` for values on one axis.
+
+    Logarithmic when the largest magnitude is more than :data:`LOG_SPAN` times the smallest
+    nonzero one; symlog (linear within the smallest nonzero magnitude of 0) when any value is ≤ 0.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    mag = np.abs(v[v != 0])
+    if mag.size == 0 or mag.max() <= LOG_SPAN * mag.min():
+        return "linear", {}
+    if np.all(v > 0):
+        return "log", {}
+    return "symlog", {"linthresh": float(mag.min())}
+
+
+def apply_scale(ax, axis: str, scale: tuple[str, dict], values: Sequence[float]) -> None:
+    """Set ``scale`` on ``ax``'s ``"x"`` or ``"y"`` axis; symlog gets a few decade ticks (its default
+    puts one on every decade of both signs, which overprints)."""
+    kind, kw = scale
+    getattr(ax, f"set_{axis}scale")(kind, **kw)
+    if kind != "symlog":
+        return
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    lo, hi = int(np.ceil(np.log10(kw["linthresh"]))), int(np.floor(np.log10(np.abs(v).max())))
+    step = max(1, -(-(hi - lo + 1) // 3))
+    decades = [10.0 ** k for k in range(hi, lo - 1, -step)]
+    ticks = ([-d for d in decades] if np.any(v < 0) else []) + [0.0] + (decades[::-1] if np.any(v > 0) else [])
+    getattr(ax, f"{axis}axis").set_major_locator(matplotlib.ticker.FixedLocator(ticks))
+    getattr(ax, f"{axis}axis").set_minor_locator(matplotlib.ticker.NullLocator())
+
+
+def _forward(scale: tuple[str, dict], v: np.ndarray) -> np.ndarray:
+    """Values in the axis' own coordinates (where a straight line looks straight)."""
+    kind, kw = scale
+    if kind == "log":
+        return np.log10(v)
+    if kind == "symlog":
+        return np.sign(v) * np.log10(1 + np.abs(v) / kw["linthresh"])
+    return v
+
+
+def _inverse(scale: tuple[str, dict], u: np.ndarray) -> np.ndarray:
+    kind, kw = scale
+    if kind == "log":
+        return 10.0 ** u
+    if kind == "symlog":
+        return np.sign(u) * (10.0 ** np.abs(u) - 1) * kw["linthresh"]
+    return u
+
+
+def _scale_note(scale: tuple[str, dict]) -> str:
+    return {"log": " (log scale)", "symlog": " (symlog scale)"}.get(scale[0], "")
+
+
 def _fmt(stat: dict) -> str:
     value, (lo, hi) = stat.get("value"), stat.get("ci", (None, None))
     if value is None:
@@ -35,45 +107,91 @@ def _fmt(stat: dict) -> str:
     return f"{value:.2f}{ci}"
 
 
-def scatter_pair(x: Sequence[float], y: Sequence[float], task_x: str, task_y: str, corr: dict,
-                 path: str | Path) -> Path:
-    """Accuracy on ``task_x`` vs ``task_y``, one dot per architecture, with a Theil–Sen line (display only)."""
+def scatter_figure(x: Sequence[float], y: Sequence[float], task_x: str, task_y: str, corr: dict,
+                   x_label: str | None = None, y_label: str | None = None):
+    """Figure of ``task_x`` vs ``task_y``, one dot per architecture, with a Theil–Sen line (display only,
+    fitted in the axes' own scale)."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    fig, ax = plt.subplots(figsize=(4.5, 4.2))
-    ax.scatter(x, y, s=10, alpha=0.6, edgecolors="none")
-    if len(x) >= 2 and np.ptp(x) > 0:
-        slope, intercept, _lo, _hi = stats.theilslopes(y, x)
-        xs = np.array([x.min(), x.max()])
-        ax.plot(xs, intercept + slope * xs, color="C3", lw=1.5)
-    ax.set_xlabel(f"{task_x} accuracy")
-    ax.set_ylabel(f"{task_y} accuracy")
-    ax.set_title(f"ρ = {_fmt(corr['spearman'])}   τ = {_fmt(corr['kendall'])}   n = {corr['n']}", fontsize=9)
+    sx, sy = axis_scale(x), axis_scale(y)
+    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    ax.scatter(x, y, s=12, alpha=0.6, edgecolors="none")
+    apply_scale(ax, "x", sx, x)
+    apply_scale(ax, "y", sy, y)
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0 if sx[0] == "log" else True) & (y > 0 if sy[0] == "log" else True)
+    ux, uy = _forward(sx, x[ok]), _forward(sy, y[ok])
+    if len(ux) >= 2 and np.ptp(ux) > 0:
+        slope, intercept, _lo, _hi = stats.theilslopes(uy, ux)
+        us = np.linspace(ux.min(), ux.max(), 50)
+        ax.plot(_inverse(sx, us), _inverse(sy, intercept + slope * us), color="C3", lw=1.5, label="Theil–Sen fit")
+    ax.set_xlabel((x_label or metric_label(task_x)) + _scale_note(sx))
+    ax.set_ylabel((y_label or metric_label(task_y)) + _scale_note(sy))
+    ax.set_title(f"{task_x} vs {task_y}\nρ = {_fmt(corr['spearman'])}   τ = {_fmt(corr['kendall'])}   "
+                 f"n = {corr['n']}", fontsize=9)
     ax.grid(alpha=0.3)
-    return save_figure(fig, path)
+    return fig
 
 
-def best_of_m_plot(curves: dict[str, dict], target: str, path: str | Path) -> Path:
-    """Mean ± 2 std of the target accuracy of the proxy's pick, vs m (log2 axis), one line per proxy."""
-    fig, ax = plt.subplots(figsize=(5.5, 4.2))
-    oracle = None
-    for i, (proxy, entry) in enumerate(sorted(curves.items())):
+def scatter_pair(x: Sequence[float], y: Sequence[float], task_x: str, task_y: str, corr: dict,
+                 path: str | Path, x_label: str | None = None, y_label: str | None = None) -> Path:
+    """Write :func:`scatter_figure` to ``path``."""
+    return save_figure(scatter_figure(x, y, task_x, task_y, corr, x_label, y_label), path)
+
+
+def best_of_m_figure(curves: dict[str, dict], target: str, target_label: str | None = None):
+    """Small multiples, one panel per proxy task: the target metric of the proxy's pick vs m (log2),
+    mean with a ±1 std band over trials, the oracle (a perfect proxy) dashed, the other proxies'
+    means in grey for comparison. Axes are shared, so panels compare at a glance."""
+    proxies = [p for p, e in sorted(curves.items()) if e["curve"]]
+    n = max(len(proxies), 1)
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.0 + 3.6 * cols, 0.9 + 3.0 * rows), sharex=True, sharey=True,
+                             squeeze=False)
+    values = [v for p in proxies for c in curves[p]["curve"]
+              for v in (c["mean"] - c["std"], c["mean"] + c["std"], c["oracle_mean"])]
+    scale = axis_scale(values)
+    label = target_label or metric_label(target)
+    for i, proxy in enumerate(proxies):
+        ax = axes[i // cols][i % cols]
+        entry = curves[proxy]
+        for other in proxies:
+            if other != proxy:
+                oc = curves[other]["curve"]
+                ax.plot([c["m"] for c in oc], [c["mean"] for c in oc], color="#bbbbbb", lw=1.0, zorder=1)
         curve = entry["curve"]
-        if not curve:
-            continue
         m = np.array([c["m"] for c in curve])
         mean = np.array([c["mean"] for c in curve])
         std = np.array([c["std"] for c in curve])
-        ax.plot(m, mean, marker="o", ms=3, color=f"C{i}", label=f"{proxy} (n={entry['n']})")
-        ax.fill_between(m, mean - 2 * std, mean + 2 * std, color=f"C{i}", alpha=0.15)
-        if oracle is None or len(curve) > len(oracle):
-            oracle = curve
-    if oracle:
-        ax.plot([c["m"] for c in oracle], [c["oracle_mean"] for c in oracle], ls="--", color="k", lw=1,
-                label=f"oracle ({target})")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("experiment size m (architectures trained)")
-    ax.set_ylabel(f"{target} accuracy of the pick")
-    ax.set_title(f"best of m by proxy task → {target} (mean ± 2 std)", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return save_figure(fig, path)
+        colour = f"C{i % 10}"
+        ax.fill_between(m, mean - std, mean + std, color=colour, alpha=0.2, lw=0, zorder=2, label="± 1 std")
+        ax.plot(m, mean, marker="o", ms=3, color=colour, lw=1.8, zorder=3, label="mean")
+        ax.plot(m, [c["oracle_mean"] for c in curve], ls="--", color="k", lw=1.0, zorder=3,
+                label=f"oracle (best by {target})")
+        ax.set_title(f"pick by {proxy}   (n = {entry['n']})", fontsize=9, color=colour)
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(m))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:g}"))
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        apply_scale(ax, "y", scale, values)
+        ax.grid(alpha=0.3)
+        if i == 0:
+            if len(proxies) > 1:
+                ax.plot([], [], color="#bbbbbb", lw=1.0, label="other proxies (mean)")
+            ax.legend(fontsize=7, loc="lower right")
+    for j in range(len(proxies), rows * cols):
+        axes[j // cols][j % cols].axis("off")
+    for r in range(rows):
+        axes[r][0].set_ylabel(f"{label} of the pick" + _scale_note(scale), fontsize=8)
+    for c in range(cols):
+        bottom = min(rows - 1, (len(proxies) - 1 - c) // cols) if proxies else rows - 1
+        axes[bottom][c].set_xlabel("experiment size m (architectures drawn)", fontsize=8)
+        axes[bottom][c].xaxis.set_tick_params(labelbottom=True)
+    fig.suptitle(f"best of m: train m random architectures, keep the best by the proxy task, "
+                 f"report its {target} (mean ± 1 std over trials)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def best_of_m_plot(curves: dict[str, dict], target: str, path: str | Path, target_label: str | None = None) -> Path:
+    """Write :func:`best_of_m_figure` to ``path``."""
+    return save_figure(best_of_m_figure(curves, target, target_label), path)

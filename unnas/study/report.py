@@ -9,7 +9,7 @@ from typing import Iterable, Sequence
 from unnas.engine.atomic import atomic_write_json, atomic_write_text
 
 from .analysis import analyze, average_seeds, common
-from .plots import best_of_m_plot, scatter_pair
+from .plots import best_of_m_plot, metric_label, scatter_pair
 
 FIGURES = "figures"
 
@@ -114,15 +114,16 @@ def write_report(study_dir: str | Path, rows: Iterable[dict], target: str | None
     result["diverged"] = sorted(diverged)
     means = average_seeds(rows, complete_seeds=complete_seeds)
     figures: dict[str, str] = {}
+    labels = {t: metric_label(t, result.get("metric_names", {}).get(t)) for t in result["tasks"]}
     for c in result["correlations"]:
         key = f"{c['task_a']}__{c['task_b']}"
         _ids, x, y = common(means, c["task_a"], c["task_b"])
         rel = f"{FIGURES}/scatter_{figure_name(key)}.png"
-        scatter_pair(x, y, c["task_a"], c["task_b"], c, study_dir / rel)
+        scatter_pair(x, y, c["task_a"], c["task_b"], c, study_dir / rel, labels[c["task_a"]], labels[c["task_b"]])
         figures[key] = rel
     if result["best_of_m"]:
         rel = f"{FIGURES}/best_of_m.png"
-        best_of_m_plot(result["best_of_m"], result["target"], study_dir / rel)
+        best_of_m_plot(result["best_of_m"], result["target"], study_dir / rel, labels[result["target"]])
         figures["best_of_m"] = rel
     result["files"] = {"report": "report.md", "analysis": "analysis.json", "figures": figures}
     atomic_write_json(study_dir / "analysis.json", result)
