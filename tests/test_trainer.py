@@ -141,9 +141,10 @@ def test_resume_after_interruption_is_bit_identical(cifar_root, tmp_path, determ
                                   device=CPU, seed=7, progress=False)
 
     reference = run(tmp_path / "ref", train)
-    # 3 batches of 8 loads per epoch (2 steps + 1 precise-BN batch): stop in the middle of epoch 1
+    # 8 loads of the preflight's first batch, then 3 batches of 8 loads per epoch (2 steps + 1
+    # precise-BN batch): stop in the middle of epoch 1
     with pytest.raises(_Interrupted):
-        run(tmp_path / "cut", _InterruptAfter(train, limit=24 + 13))
+        run(tmp_path / "cut", _InterruptAfter(train, limit=8 + 24 + 13))
     assert torch.load(tmp_path / "cut/checkpoints/last.pt", weights_only=False)["epoch"] == 1
     resumed = run(tmp_path / "cut", train)
 

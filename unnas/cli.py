@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import signal
 import sys
@@ -49,10 +50,24 @@ def main(argv: list[str] | None = None) -> int:
     on_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main else None
     try:
-        return _run_command(args)
+        code = _run_command(args)
+        sys.stdout.flush()  # a reader that went away (`unnas draw … | head -1`) shows here, not at exit
+        return code
+    except BrokenPipeError:
+        return _stdout_gone()
     finally:
         if on_main:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _stdout_gone() -> int:
+    """stdout's reader closed the pipe: stop quietly with the shell's SIGPIPE status (Python's docs:
+    point stdout at devnull, so the flush at exit does not raise again)."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # a stdout without a file descriptor (tests capturing it)
+        pass
+    return 141
 
 
 def _run_command(args) -> int:

@@ -14,11 +14,21 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from unnas.errors import ConfigError
     from unnas.spaces.darts.genotype import load_genotype
     from unnas.spaces.darts.plots import draw_genotype
 
-    genotype = load_genotype(args.arch)
+    genotype = load_genotype(args.arch)  # a bad ARCH fails before anything is written
+    out = Path(args.out)
+    blocker = next((p for p in (out, *out.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise ConfigError(f"--out {out}: {blocker} is a file, not a folder; pass a folder for the pictures")
     print(genotype)
-    for path in draw_genotype(genotype, Path(args.out)):
+    try:
+        paths = draw_genotype(genotype, out)
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot write the pictures ({exc.strerror or exc}); "
+                          "pass a writable folder") from None
+    for path in paths:
         print(f"wrote {path}")
     return 0

@@ -62,5 +62,15 @@ def run(args) -> int:
     if main:
         print(f"genotype ({'resumed' if result.resumed else 'new'} run, {result.epochs} epochs):")
         print(result.genotype)
+        from unnas.search import alpha_stats
+
+        stats = alpha_stats.cell_stats(searcher.trunk.alpha_weights())
+        print("α: mean max weight " + ", ".join(f"{c} {s['sharpness']:.3f}" for c, s in stats.items())
+              + f" (uniform {alpha_stats.uniform_sharpness():.3f})")
+        warning = alpha_stats.signal_warning(stats)
+        if warning:
+            import sys
+
+            print(warning, file=sys.stderr)
         print(f"run directory: {result.run_dir}")
     return 0

@@ -19,13 +19,41 @@ CONFIG_ROOT = Path(__file__).resolve().parents[2] / "configs"
 
 def resolve_config_path(arg: str, command: str) -> Path:
     """A path to a YAML file, or a short name like ``cifar10/rot`` under ``configs/<command>/``."""
-    p = Path(arg)
+    p = Path(arg).expanduser()
     if p.is_file():
         return p
-    short = CONFIG_ROOT / command / (arg if arg.endswith(".yaml") else f"{arg}.yaml")
-    if short.is_file():
-        return short
-    raise ConfigError(f"config {arg!r} not found (neither a file nor configs/{command}/{arg}.yaml)")
+    tried = [p]
+    if not p.is_absolute():  # a short name: configs/<command>/<name>.yaml
+        name = arg.rstrip("/")
+        short = CONFIG_ROOT / command / (name if name.endswith((".yaml", ".yml")) else f"{name}.yaml")
+        if short.is_file():
+            return short
+        tried.append(short)
+        if short.with_suffix("").is_dir():
+            names = sorted(f.stem for f in short.with_suffix("").glob("*.yaml"))
+            raise ConfigError(f"config {arg!r} is a folder of configs; pick one of: "
+                              + ", ".join(f"{name}/{n}" for n in names))
+    if p.is_dir():
+        raise ConfigError(f"config {arg!r} is a directory; give a YAML file or a short name under configs/{command}/")
+    raise ConfigError(f"config {arg!r} not found; tried {' and '.join(str(t) for t in tried)}")
+
+
+def _read_yaml(path: Path):
+    """The parsed file; syntax errors name the line and column."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read ({type(exc).__name__}: {exc}); "
+                          "give a YAML text file") from None
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context = getattr(exc, "context", None)
+        what = f"{problem} ({context})" if context else problem
+        raise ConfigError(f"config file {path} is not valid YAML{where}: {what}") from None
 
 
 def _describe(exc: OmegaConfBaseException) -> str:
@@ -41,10 +69,7 @@ def load_config(schema: type[T], path: str | Path | None = None, overrides: Sequ
     cfg = OmegaConf.structured(schema)
     try:
         if path is not None:
-            try:
-                data = yaml.safe_load(Path(path).read_text()) or {}
-            except yaml.YAMLError as exc:
-                raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+            data = _read_yaml(Path(path))
             if not isinstance(data, dict):
                 raise ConfigError(f"config file {path} must hold a mapping of keys, got {type(data).__name__}")
             cfg = OmegaConf.merge(cfg, OmegaConf.create(data))

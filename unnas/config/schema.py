@@ -63,7 +63,7 @@ class ModelConfig:
 @dataclass
 class OptimConfig:
     epochs: int = 4
-    #: Images per weight step (per α step too); pretext tasks may turn one image into several inputs.
+    #: Images per weight step (and per α step unless arch_batch_size); pretext tasks may turn one image into several inputs.
     batch_size: int = 8
     lr: float = 0.05
     lr_min: float = 0.0
@@ -78,6 +78,9 @@ class OptimConfig:
     arch_start_epoch: float = 0.0
     #: Stop each epoch after this many iterations (None: the whole weight half).
     iters_per_epoch: Optional[int] = None
+    #: Images per α step (None: batch_size). α's gradient is far noisier than its lr suggests;
+    #: a larger α batch buys a steadier α for less time than more steps would.
+    arch_batch_size: Optional[int] = None
 
 
 @dataclass

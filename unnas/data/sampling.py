@@ -12,6 +12,8 @@ from typing import Iterator, Sequence
 import torch
 from torch.utils.data import Sampler
 
+from unnas.errors import DataError
+
 
 def split_halves(n: int, seed: int, portion: float = 0.5, shuffle: bool = True) -> tuple[list[int], list[int]]:
     """Two disjoint index lists: the first ``portion`` for the weights, the rest for α.
@@ -20,7 +22,8 @@ def split_halves(n: int, seed: int, portion: float = 0.5, shuffle: bool = True) 
     split is in file order (CIFAR-style, as in the paper).
     """
     if n < 2:
-        raise ValueError(f"need at least 2 samples to split into halves, got {n}")
+        raise DataError(f"the data holds {n} image(s) but a search needs at least 2 (one for the weight half, one "
+                        "for the architecture half); add images or check data.root")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist() if shuffle else list(range(n))
     cut = min(max(int(round(n * portion)), 1), n - 1)
     return order[:cut], order[cut:]

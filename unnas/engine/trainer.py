@@ -40,6 +40,7 @@ from unnas.engine import distributed
 from unnas.engine.atomic import atomic_torch_save
 from unnas.engine.divergence import FiniteGuard
 from unnas.engine.lock import DirLock
+from unnas.engine.preflight import check_first_batches
 from unnas.engine.precise_bn import bn_layers, update_bn_stats
 from unnas.engine.rng import capture_rng, restore_rng
 from unnas.engine.rundir import RunDir
@@ -193,6 +194,7 @@ class _Training:
                             "raise data.val_fraction")
         self.iters_per_epoch = min(full, recipe.max_iters_per_epoch or full)
         self.model = model.to(device)
+        check_first_batches(train_set, task, {"recipe.batch_size": self.sampler}, device, model)  # before any disk write
         self.train_model = model
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel

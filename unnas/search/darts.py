@@ -30,11 +30,13 @@ from unnas.engine.atomic import atomic_torch_save, atomic_write_json
 from unnas.engine.device import resolve_device, set_determinism
 from unnas.engine.divergence import FiniteGuard
 from unnas.engine.lock import DirLock
+from unnas.engine.preflight import check_first_batches
 from unnas.engine.rng import capture_rng, restore_rng, seed_everything
 from unnas.engine.rundir import RunDir
 from unnas.engine.schedule import cosine_lr
 from unnas.engine.task_setup import build_task_for_data
 from unnas.errors import CheckpointError, ConfigError, DataError, TaskError, UnnasError, one_line
+from unnas.search import alpha_stats
 from unnas.search.bilevel import BilevelStep
 from unnas.spaces.darts.genotype import Genotype
 from unnas.spaces.darts.fast_supernet import FastSupernet
@@ -42,6 +44,10 @@ from unnas.spaces.darts.supernet import STEMS, REDUCTIONS, Supernet
 
 #: model.impl → supernet class; both compute the same function, ``fast`` in far fewer kernels.
 SUPERNETS = {"reference": Supernet, "fast": FastSupernet}
+
+#: Tasks whose search head sees one input per image and ends in batch norm over few values
+#: (ASPP's image pooling; the stride-8 stem's 1×1 maps at small crops): batches of 1 fail.
+BATCH_NORM_TASKS = ("classification", "segmentation")
 
 #: Config keys a resumed run may change (they do not affect the computation).
 RESUME_MAY_CHANGE = ("out_dir", "progress", "log_every", "checkpoint_every", "data.num_workers", "device")
@@ -53,13 +59,25 @@ def validate_search_config(cfg: SearchConfig) -> None:
     checks = [
         (o.epochs >= 1, "optim.epochs", o.epochs, "at least 1"),
         (o.batch_size >= 1, "optim.batch_size", o.batch_size, "at least 1"),
+        (o.batch_size >= 2 or cfg.task not in BATCH_NORM_TASKS, "optim.batch_size", o.batch_size,
+         f"at least 2 for task {cfg.task} (its batch norm needs two samples)"),
+        (o.arch_batch_size is None or o.arch_batch_size >= 2 or cfg.task not in BATCH_NORM_TASKS,
+         "optim.arch_batch_size", o.arch_batch_size, f"at least 2 for task {cfg.task} (its batch norm needs two samples)"),
         (o.lr > 0, "optim.lr", o.lr, "positive"),
+        (0 <= o.lr_min <= o.lr, "optim.lr_min", o.lr_min, f"in [0, optim.lr={o.lr}] (the cosine schedule decays from "
+         "optim.lr to optim.lr_min)"),
+        (0 <= o.momentum < 1, "optim.momentum", o.momentum, "in [0, 1)"),
+        (not o.nesterov or o.momentum > 0, "optim.nesterov", o.nesterov, "false when optim.momentum is 0"),
+        (o.weight_decay >= 0, "optim.weight_decay", o.weight_decay, "0 or more"),
         (o.arch_lr > 0, "optim.arch_lr", o.arch_lr, "positive"),
+        (o.arch_weight_decay >= 0, "optim.arch_weight_decay", o.arch_weight_decay, "0 or more"),
         (o.grad_clip > 0, "optim.grad_clip", o.grad_clip, "positive"),
         (len(o.arch_betas) == 2 and all(0 <= b < 1 for b in o.arch_betas), "optim.arch_betas", o.arch_betas,
          "two numbers in [0, 1)"),
         (0 <= o.arch_start_epoch <= o.epochs, "optim.arch_start_epoch", o.arch_start_epoch, "within [0, optim.epochs]"),
         (o.iters_per_epoch is None or o.iters_per_epoch >= 1, "optim.iters_per_epoch", o.iters_per_epoch, "at least 1"),
+        (o.arch_batch_size is None or o.arch_batch_size >= 1, "optim.arch_batch_size", o.arch_batch_size,
+         "at least 1 (or null: optim.batch_size)"),
         (m.width >= 2, "model.width", m.width, "at least 2"),
         (m.cells >= 1, "model.cells", m.cells, "at least 1"),
         (m.nodes >= 1, "model.nodes", m.nodes, "at least 1"),
@@ -149,10 +167,12 @@ class DartsSearch:
         self.task, _ = build_task_for_data(cfg.task, cfg.task_options, self.dataset, cfg.data.name)
         self._check_crop_fits_task()
         w_idx, a_idx = split_halves(len(self.dataset), cfg.seed, cfg.data.portion, cfg.data.shuffle_split)
-        for name, half in (("weight", w_idx), ("architecture", a_idx)):
-            if len(half) < cfg.optim.batch_size:
+        arch_batch = cfg.optim.arch_batch_size or cfg.optim.batch_size
+        for name, half, key, size in (("weight", w_idx, "optim.batch_size", cfg.optim.batch_size),
+                                      ("architecture", a_idx, "optim.arch_batch_size", arch_batch)):
+            if len(half) < size:
                 raise DataError(
-                    f"the {name} half has {len(half)} images but optim.batch_size={cfg.optim.batch_size}; "
+                    f"the {name} half has {len(half)} images but {key}={size}; "
                     "use more data or a smaller batch"
                 )
         pin = self.device.type == "cuda"
@@ -161,7 +181,7 @@ class DartsSearch:
         rank, world = self.dist.rank, self.dist.world_size
         self.w_stream = _BatchStream(self.dataset, w_idx, cfg.seed, cfg.optim.batch_size, cfg.data.num_workers, pin,
                                      rank, world)
-        self.a_stream = _BatchStream(self.dataset, a_idx, cfg.seed + 7919, cfg.optim.batch_size, cfg.data.num_workers,
+        self.a_stream = _BatchStream(self.dataset, a_idx, cfg.seed + 7919, arch_batch, cfg.data.num_workers,
                                      pin, rank, world)
         full = self.w_stream.batches_per_epoch()
         self.iters_per_epoch = min(full, cfg.optim.iters_per_epoch or full)
@@ -186,6 +206,8 @@ class DartsSearch:
         self.w_opt, self.a_opt = self.step.w_opt, self.step.a_opt
         # The task's own randomness (jigsaw permutations, grayscale draws) lives on the device.
         self.task_gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        check_first_batches(self.dataset, self.task, {"optim.batch_size": self.w_stream.sampler,  # before any disk write
+                            "optim.arch_batch_size": self.a_stream.sampler}, self.device, self.model, cfg.data.crop_size)
         self.run_dir = RunDir(cfg.out_dir)
         self.epoch, self.iteration = 0, 0  # next iteration to run
         self.elapsed = 0.0
@@ -419,7 +441,8 @@ class DartsSearch:
                     "wall_clock_s": round(self.elapsed, 3),
                 }
                 self.log(record)
-                bar.set_postfix(loss=f"{record['loss']:.3f}", img_s=f"{record['img_per_s']:.1f}")
+                bar.set_postfix(loss=f"{record['loss']:.3f}", img_s=f"{record['img_per_s']:.1f}",
+                                **_alpha_postfix(alpha_stats.cell_stats(self.trunk.alpha_weights())))
                 window_loss, window_inputs, window_images, window_metrics = [], 0, 0, {}
                 t_window = time.perf_counter()
             if self.iteration % cfg.checkpoint_every == 0 and self.iteration < self.iters_per_epoch:
@@ -431,11 +454,17 @@ class DartsSearch:
         genotype = self.trunk.genotype()
         evaluation = self.evaluate()
         alphas = self.trunk.alpha_weights()
+        # how far α is from uniform, and how much of the genotype changed since the last epoch
+        stats = alpha_stats.cell_stats(alphas)
+        if self.history:
+            previous = Genotype.from_obj(self.history[-1]["genotype"])
+            for cell in stats:
+                stats[cell]["stable_vs_last_epoch"] = alpha_stats.genotype_stability(previous, genotype, cell)
         record = {
             "event": "epoch_end", "step": self.global_step, "epoch": self.epoch,
             "genotype": genotype.to_dict(), "genotype_str": str(genotype),
             "eval": evaluation, "alpha": {k: v.numpy().round(5).tolist() for k, v in alphas.items()},
-            "wall_clock_s": round(self.elapsed, 3),
+            "alpha_stats": stats, "wall_clock_s": round(self.elapsed, 3),
         }
         self.history.append({"epoch": self.epoch, "genotype": genotype.to_dict(), "eval": evaluation})
         if not distributed.replicas_identical(self.trunk.arch_parameters(), self.dist):
@@ -456,6 +485,12 @@ class _NoBar:
 
     def close(self) -> None:
         pass
+
+
+def _alpha_postfix(stats: dict[str, dict[str, float]]) -> dict[str, str]:
+    """Progress-line fields: mean max non-`none` weight and mean entropy, normal/reduce."""
+    n, r = stats["normal"], stats["reduce"]
+    return {"a_max": f"{n['sharpness']:.3f}/{r['sharpness']:.3f}", "a_H": f"{n['entropy']:.2f}/{r['entropy']:.2f}"}
 
 
 def _progress(total: int, initial: int, enabled: bool, desc: str):
