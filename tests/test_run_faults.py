@@ -94,6 +94,28 @@ def test_resume_accepts_the_same_directory_by_another_path(tmp_path, cli, monkey
     assert code == 0, err and "resumed" in stdout
 
 
+
+def test_a_run_made_before_a_key_existed_resumes_at_its_default(tmp_path, cli):
+    """A checkpoint whose config lacks a key added later resumes when the key is left at its
+    default (which reproduces the old behaviour), and is refused when it is set otherwise."""
+    import yaml
+
+    out = tmp_path / "run"
+    args = tiny_search_overrides(out, **{"optim.epochs": 1})
+    assert cli("search", *args)[0] == 0
+    ckpt = out / "checkpoints/last.pt"
+    state = torch.load(ckpt, weights_only=False)
+    old = yaml.safe_load(state["config_yaml"])
+    del old["optim"]["arch_start_epoch"]  # default 0.0
+    state["config_yaml"] = yaml.safe_dump(old)
+    torch.save(state, ckpt)
+    (out / "config.yaml").write_text(state["config_yaml"])
+
+    code, _, err = cli("search", *tiny_search_overrides(out, **{"optim.epochs": 1, "optim.arch_start_epoch": 0.5}))
+    assert code == 2 and "optim.arch_start_epoch=None" in err, err
+    code, stdout, err = cli("search", *args)
+    assert code == 0 and "resumed" in stdout, err
+
 def test_stale_temp_files_are_removed_on_resume(tmp_path, cli):
     out = tmp_path / "run"
     assert cli("search", *tiny_search_overrides(out, **{"optim.epochs": 1}))[0] == 0

@@ -67,7 +67,7 @@ def result_lines(result: dict) -> list[str]:
 
 
 def run(args) -> int:
-    from unnas.config import config_to_yaml
+    from unnas.config import config_to_yaml, defaults_yaml
 
     cfg = load_train_config(args.arch, args.args)
     if args.print_config:
@@ -104,7 +104,8 @@ def run(args) -> int:
                   f"{cfg.recipe.epochs} epochs on {device}{world}; run dir {cfg.out_dir}", flush=True)
         result = train_and_evaluate(model, task, train_set, test_set, cfg.recipe, run_dir=cfg.out_dir, device=device,
                                     seed=cfg.seed, progress=cfg.progress and dist.is_main,
-                                    config_yaml=config_to_yaml(cfg), val_set=val_set, select=cfg.select,
+                                    config_yaml=config_to_yaml(cfg), config_defaults=defaults_yaml(cfg),
+                                    val_set=val_set, select=cfg.select,
                                     split_names=(HOLDOUT, cfg.data.test_split))
     finally:
         distributed.teardown()

@@ -91,3 +91,8 @@ def load_config(schema: type[T], path: str | Path | None = None, overrides: Sequ
 
 def config_to_yaml(cfg) -> str:
     return OmegaConf.to_yaml(OmegaConf.structured(cfg))
+
+
+def defaults_yaml(cfg) -> str:
+    """The schema defaults of ``cfg``'s config class: what a run made before a key existed used."""
+    return OmegaConf.to_yaml(OmegaConf.structured(type(cfg)))

@@ -45,11 +45,14 @@ class RunDir:
     def has_checkpoint(self) -> bool:
         return self.checkpoint.exists()
 
-    def prepare(self, config_yaml: str, ignore_keys: tuple[str, ...] = (), saved_config: str | None = None) -> None:
+    def prepare(self, config_yaml: str, ignore_keys: tuple[str, ...] = (), saved_config: str | None = None,
+                defaults_yaml: str | None = None) -> None:
         """Create the folder and write the config, or check that a resumed run's settings match.
 
         A resume is compared with ``saved_config`` (the config the checkpoint carries) when given,
-        else with ``config.yaml``; a refused resume changes nothing on disk.
+        else with ``config.yaml``; a refused resume changes nothing on disk. A key the saved config
+        lacks (added to the schema after the run was made) matches when this command leaves it at
+        its default in ``defaults_yaml``: new keys default to the behaviour that existed before them.
         """
         if self.path.exists() and not self.path.is_dir():
             raise CheckpointError(f"out_dir {self.path} exists and is not a directory; choose another out_dir")
@@ -61,7 +64,8 @@ class RunDir:
             if old_text is not None:
                 old = yaml.safe_load(old_text) or {}
                 new = yaml.safe_load(config_yaml) or {}
-                diff = first_difference(old, new, ignore_keys)
+                defaults = yaml.safe_load(defaults_yaml) if defaults_yaml else None
+                diff = first_difference(old, new, ignore_keys, defaults=defaults)
                 if diff is not None:
                     key, a, b = diff
                     raise CheckpointError(
@@ -95,13 +99,23 @@ class RunDir:
         return sum(remove_stale_temps(d) for d in (self.path, self.checkpoint.parent) if d.is_dir())
 
 
-def first_difference(old: Any, new: Any, ignore: tuple[str, ...], prefix: str = "") -> tuple[str, Any, Any] | None:
+_ABSENT = object()
+
+
+def first_difference(old: Any, new: Any, ignore: tuple[str, ...], prefix: str = "",
+                     defaults: Any = None) -> tuple[str, Any, Any] | None:
+    """The first (key, old, new) that differs; a key missing from ``old`` is compared with its
+    value in ``defaults`` (when given) instead."""
     if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(set(old) | set(new)):
             full = f"{prefix}{key}"
             if full in ignore:
                 continue
-            d = first_difference(old.get(key), new.get(key), ignore, full + ".")
+            default = defaults.get(key, _ABSENT) if isinstance(defaults, dict) else _ABSENT
+            if key not in old and default is not _ABSENT and new.get(key) == default:
+                continue
+            d = first_difference(old.get(key), new.get(key), ignore, full + ".",
+                                 default if isinstance(default, dict) else None)
             if d is not None:
                 return d
         return None

@@ -214,6 +214,7 @@ class _Training:
         self.test_result: dict[str, Any] | None = None  # the one test evaluation (validation runs only)
         self.lock: DirLock | None = None
         self.config_yaml: str | None = None
+        self.config_defaults: str | None = None  # the schema's defaults, for keys older runs lack
         self.guard = FiniteGuard(device, "training", f"recipe.lr={recipe.lr}")
         self.run_dir: RunDir | None = None
 
@@ -298,7 +299,8 @@ class _Training:
                     self._check_state(state, rd.checkpoint)
                 if config_yaml is not None:
                     rd.prepare(config_yaml, ignore_keys=RESUME_MAY_CHANGE,
-                               saved_config=state.get("config_yaml") if state else None)
+                               saved_config=state.get("config_yaml") if state else None,
+                               defaults_yaml=self.config_defaults)
             except UnnasError as exc:
                 failure = str(exc)
         failure = self.dist.broadcast(failure)  # every rank stops if rank 0 cannot use the run dir
@@ -515,7 +517,8 @@ class _Training:
 def train_and_evaluate(model: nn.Module, task: pretext.Task, train_set, test_set, recipe: Recipe, *,
                        run_dir: str | Path | None, device: torch.device, seed: int,
                        progress: bool = True, config_yaml: str | None = None, val_set=None,
-                       select: str = "final", split_names: tuple[str, str] = ("val", "test")) -> dict:
+                       select: str = "final", split_names: tuple[str, str] = ("val", "test"),
+                       config_defaults: str | None = None) -> dict:
     """Train ``model`` (inputs → outputs as the task expects; may return (logits, aux) in training) with
     SGD + cosine lr per epoch (+ warm-up), evaluating every ``eval_every`` epochs with
     ``task.metric_sums``/``summarize`` accumulated over the whole split: on ``val_set`` when given
@@ -535,6 +538,7 @@ def train_and_evaluate(model: nn.Module, task: pretext.Task, train_set, test_set
     takes a strided share of the data (``batch_size`` per process) and rank 0 writes.
     """
     training = _Training(model, task, train_set, test_set, recipe, device, seed, val_set, select, split_names)
+    training.config_defaults = config_defaults
     try:
         return training.fit(run_dir, progress, config_yaml)
     finally:

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from pretext import TaskNetwork
-from unnas.config import SearchConfig, config_to_yaml
+from unnas.config import SearchConfig, config_to_yaml, defaults_yaml
 from unnas.data import build_dataset
 from unnas.data.sampling import SeededSampler, split_halves
 from unnas.engine import distributed
@@ -379,7 +379,8 @@ class DartsSearch:
                 state = self._read_checkpoint() if resumed else None
                 self._check_resumable(state)
                 rd.prepare(self.config_yaml, ignore_keys=RESUME_MAY_CHANGE,
-                           saved_config=state.get("config_yaml") if state else None)
+                           saved_config=state.get("config_yaml") if state else None,
+                           defaults_yaml=defaults_yaml(cfg))
             except CheckpointError as exc:
                 failure = str(exc)
         failure = self.dist.broadcast(failure)
