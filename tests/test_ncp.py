@@ -1,0 +1,110 @@
+"""Architecture codes, the NCP predictor and code propagation (issue #17)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from unnas.errors import GenotypeError
+from unnas.spaces.codes import code_space
+from unnas.spaces.darts.genotype import Genotype
+from unnas.spaces.nasbench101 import ModelSpec, SpecError
+from unnas.spaces.nasbench101.spec import MAX_EDGES
+from unnas.study.darts_sampler import sample_genotype
+from unnas.study.samples import load_paper_samples
+
+
+def _paper(space):
+    return [a if space == "darts" else ModelSpec.from_dict(a) for _, a in load_paper_samples(space)]
+
+
+def _random_nb101(rng, n):
+    out = []
+    while len(out) < n:
+        v = int(rng.integers(2, 8))
+        matrix = np.triu(rng.integers(0, 2, size=(v, v)), k=1)
+        ops = ["input"] + [str(o) for o in rng.choice(["conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3"], v - 2)] + ["output"]
+        try:
+            out.append(ModelSpec(matrix, ops))
+        except SpecError:
+            continue
+    return out
+
+
+# ----------------------------------------------------------------------------- codes
+@pytest.mark.parametrize("space", ["darts", "nasbench101"])
+def test_round_trip_of_every_paper_sample_and_random_ones(space):
+    cs = code_space(space)
+    rng = np.random.default_rng(0)
+    archs = _paper(space) + ([sample_genotype(rng) for _ in range(200)] if space == "darts" else _random_nb101(rng, 200))
+    assert len(archs) >= 700
+    codes = set()
+    for arch in archs:
+        code = cs.encode(arch)
+        assert code.shape == (cs.dim,) and set(np.unique(code)) <= {0.0, 1.0}
+        assert cs.decode(code) == arch
+        assert cs.project(code) == arch
+        codes.add(code.tobytes())
+    assert len(codes) == len(set(archs))  # distinct architectures get distinct codes
+
+
+def test_darts_code_layout():
+    cs = code_space("darts")
+    assert cs.dim == 2 * 2 * (10 + 11 + 12 + 13)
+    g = Genotype([("skip_connect", 1), ("none", 0)] + [("sep_conv_3x3", 0)] * 6, [2, 3, 4, 5],
+                 [("max_pool_3x3", 0)] * 8, [2, 3, 4, 5])
+    code = cs.encode(g)
+    assert code[:10].tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 1]  # skip_connect from state 1
+    assert code[10:20].tolist() == [1, 0, 0, 0, 0, 0, 0, 0, 1, 0]  # none from state 0
+    assert code.sum() == 2 * 16
+
+
+@pytest.mark.parametrize("space", ["darts", "nasbench101"])
+def test_projection_of_any_vector_is_valid(space):
+    cs = code_space(space)
+    rng = np.random.default_rng(1)
+    for scale in (0.3, 1.0, 5.0):
+        for _ in range(300):
+            arch = cs.project(rng.normal(0.5, scale, size=cs.dim))
+            again = cs.encode(arch)  # valid, so it encodes, and projecting its code is the identity
+            assert cs.project(again) == arch
+            if space == "nasbench101":
+                assert arch.num_edges <= MAX_EDGES and arch.num_vertices <= 7
+
+
+def test_nb101_repair_connects_and_trims():
+    cs = code_space("nasbench101")
+    nothing = np.zeros(cs.dim)
+    nothing[0:6] = [0.1, 0.2, 0.1, 0.1, 0.1, 0.3]  # edges out of the input, all below 0.5
+    spec = cs.project(nothing)  # input -> output directly: the strongest edge that connects
+    assert spec.num_vertices == 2 and spec.num_edges == 1
+    everything = np.ones(cs.dim)
+    spec = cs.project(everything)  # 21 edges -> trimmed to at most 9, still a valid module
+    assert 1 <= spec.num_edges <= MAX_EDGES
+    graded = np.zeros(cs.dim)
+    graded[:21] = np.linspace(1.0, 0.6, 21)  # every edge on, (0,1) strongest ... (5,6) weakest
+    spec = cs.project(graded)
+    assert spec.num_edges <= MAX_EDGES and spec.num_vertices == 7
+
+
+@pytest.mark.parametrize("space", ["darts", "nasbench101"])
+def test_decode_refuses_continuous_codes_in_one_line(space):
+    cs = code_space(space)
+    code = cs.encode(cs.default()) * 0.7
+    with pytest.raises(GenotypeError, match="project") as info:
+        cs.decode(code)
+    assert "\n" not in str(info.value)
+    with pytest.raises(GenotypeError, match="values"):
+        cs.decode(np.zeros(cs.dim + 1))
+
+
+def test_darts_code_refuses_ops_outside_the_space():
+    from unnas.spaces.darts.genotype import load_genotype
+
+    cs = code_space("darts")
+    g = Genotype([("sep_conv_7x7", 0)] * 8, [2, 3, 4, 5], [("skip_connect", 1)] * 8, [2, 3, 4, 5])
+    with pytest.raises(GenotypeError, match="not in the DARTS space"):
+        cs.encode(g)
+    with pytest.raises(GenotypeError, match="needs 4 nodes"):
+        cs.encode(load_genotype("amoeba"))
+    assert cs.decode(cs.encode(load_genotype("darts_v2"))) == load_genotype("darts_v2")

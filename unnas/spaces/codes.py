@@ -1,0 +1,21 @@
+"""The architecture code of each space, by name: what predictors and NCP see, so they never branch on the space."""
+
+from __future__ import annotations
+
+from unnas.errors import ConfigError
+
+ALIASES = {"nas_bench": "nasbench101", "nb101": "nasbench101"}
+
+
+def code_space(space: str, nodes: int = 4):
+    """The code object (``encode``/``decode``/``project``/``groups``/``dim``) of ``space``."""
+    name = ALIASES.get(space, space)
+    if name == "darts":
+        from .darts.code import DartsCode
+
+        return DartsCode(nodes)
+    if name == "nasbench101":
+        from .nasbench101.code import NB101Code
+
+        return NB101Code()
+    raise ConfigError(f"space {space!r} has no architecture code; spaces with codes: darts, nasbench101")
