@@ -116,6 +116,7 @@ def test_a_run_made_before_a_key_existed_resumes_at_its_default(tmp_path, cli):
     code, stdout, err = cli("search", *args)
     assert code == 0 and "resumed" in stdout, err
 
+
 def test_stale_temp_files_are_removed_on_resume(tmp_path, cli):
     out = tmp_path / "run"
     assert cli("search", *tiny_search_overrides(out, **{"optim.epochs": 1}))[0] == 0
@@ -124,6 +125,31 @@ def test_stale_temp_files_are_removed_on_resume(tmp_path, cli):
     code, stdout, _ = cli("search", *tiny_search_overrides(out, **{"optim.epochs": 1}))
     assert code == 0 and "resuming from step" in stdout
     assert not list(out.rglob(".*.tmp"))
+
+
+def test_repeated_kills_during_checkpoint_writes_leave_no_temp_files(tmp_path, cli):
+    """SIGKILL a search each time a checkpoint temp file appears (mid-write), four times; the
+    resumed run ends with a loadable checkpoint and no temp file anywhere."""
+    out = tmp_path / "run"
+    args = tiny_search_overrides(out, **{"optim.epochs": 3, "checkpoint_every": 1, "data.length": 48})
+    command = [sys.executable, "-m", "unnas.cli", "search", *args]
+    kills = 0
+    for _ in range(4):
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            if list(out.glob("checkpoints/.*.tmp")):
+                proc.send_signal(signal.SIGKILL)
+                kills += 1
+                break
+            time.sleep(0.0005)
+        proc.wait(timeout=60)
+    assert kills >= 2, "no kill landed during a checkpoint write"
+    code, stdout, err = cli("search", *args)
+    assert code == 0, err
+    assert not list(out.rglob(".*.tmp"))
+    state = torch.load(out / "checkpoints/last.pt", weights_only=False)
+    assert state["epoch"] == 3 and "resumed run" in stdout  # all three epochs, continued, not restarted
 
 
 def test_disk_full_is_one_line_and_keeps_the_previous_file(tmp_path):
