@@ -83,8 +83,11 @@ def run(args) -> int:
     import argparse
     import json
 
+    from unnas.engine.rundir import finite_or_null
+
     late = argparse.ArgumentParser(prog="unnas eval", add_help=False)
     _split_option(late)
     options, overrides = late.parse_known_args(args.overrides)
-    print(json.dumps(evaluate_run(args.run_dir, options.split or args.split, overrides)))
+    print(json.dumps(finite_or_null(evaluate_run(args.run_dir, options.split or args.split, overrides)),
+                     allow_nan=False))  # a diverged model's NaN loss prints as null
     return 0

@@ -167,5 +167,7 @@ def run(args) -> int:
     else:
         record = describe(args.arch, args.setting or "imagenet", args.width, args.cells, args.classes, args.aux,
                           args.input_size)
-    print(json.dumps(record))
+    from unnas.engine.rundir import finite_or_null
+
+    print(json.dumps(finite_or_null(record), allow_nan=False))
     return 0

@@ -28,6 +28,7 @@ def run(args) -> int:
 
     from pretext.permutations import generate_permutations, hamming_stats, load_permutations
     from unnas.engine.atomic import atomic_write_bytes
+    from unnas.engine.rundir import finite_or_null
 
     if args.stats:
         perms = load_permutations(args.stats, args.grid * args.grid)
@@ -40,5 +41,5 @@ def run(args) -> int:
             np.save(buf, perms)
             atomic_write_bytes(args.out, buf.getvalue())
             report["out"] = args.out
-    print(json.dumps({**report, **hamming_stats(perms)}))
+    print(json.dumps(finite_or_null({**report, **hamming_stats(perms)}), allow_nan=False))
     return 0

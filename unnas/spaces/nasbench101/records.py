@@ -103,7 +103,7 @@ def encode_record(spec: ModelSpec, epochs: int, evaluations: Sequence[Mapping[st
     bits = "".join(str(int(b)) for b in spec.matrix.reshape(-1))
     row = [module_hash or spec.module_hash(), int(epochs), bits, ",".join(spec.ops),
            base64.b64encode(msg.SerializeToString()).decode("ascii")]
-    return json.dumps(row).encode("utf-8")
+    return json.dumps(row, allow_nan=False).encode("utf-8")
 
 
 def write_nb101_records(path: str | Path, payloads: Iterator[bytes] | Sequence[bytes]) -> int:
