@@ -6,6 +6,10 @@ to repeat; ``status`` counts done / failed / diverged / pending jobs per task; `
 the architectures per task and writes ``report.md``, ``analysis.json`` and ``figures/``.
 ``plan`` and ``run`` hold the study directory's lock while they write: a second one on the same
 directory stops at once, naming the pid that holds it.
+
+``kind: search`` in the config makes it a search-based study (:mod:`unnas.study.search_plan`):
+searches per task × seed, their genotypes and random ones trained on the target, and
+``analyze`` compares the tasks with each other and with the random cells.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import argparse
 import time
 
 NAME = "study"
-HELP = "plan, run, inspect and analyze a sample-based study (rank correlation of tasks)"
+HELP = "plan, run, inspect and analyze a study: sample-based (rank correlation of tasks) or search-based"
 
 
 def _common(p) -> None:
@@ -54,14 +58,17 @@ def add_arguments(parser) -> None:
 
 def load_study(args, extra: list[str] = ()):
     from unnas.commands.search import split_config_args
-    from unnas.config import StudyConfig, load_config, resolve_config_path
+    from unnas.config import load_config, resolve_config_path
+    from unnas.study.search_config import peek_kind, study_schema
 
     config, overrides = split_config_args(args.args)
     if config is None:
         from unnas.errors import ConfigError
 
         raise ConfigError("give a study config, e.g. `unnas study plan darts/fashion_mnist_quick`")
-    return load_config(StudyConfig, resolve_config_path(config, "study"), [*overrides, *extra])
+    path = resolve_config_path(config, "study")
+    overrides = [*overrides, *extra]
+    return load_config(study_schema(peek_kind(path, overrides)), path, overrides)
 
 
 def _plan(cfg):
@@ -124,12 +131,17 @@ def _run_locked(cfg, args, plan: dict) -> int:
     from unnas.study.results import export_table, pending_jobs, read_rows
     from unnas.study.runner import build_runner
 
+    from unnas.study.search_queue import blocked_jobs
+
     rows = read_rows(cfg.out_dir, plan["fingerprint"])
     todo = pending_jobs(plan["jobs"], rows, args.retry_failed)
+    rerun = {j["job_id"] for j in todo}
+    blocked = [j for j in blocked_jobs(todo, rows) if j["depends_on"] not in rerun]
+    todo = [j for j in todo if j not in blocked]  # trains of failed/diverged searches: never run
     planned = {j["job_id"] for j in plan["jobs"]}
     done, diverged = (_count([r for r in rows if r["job_id"] in planned], s) for s in ("ok", "diverged"))
     print(f"study {cfg.name}: {len(plan['jobs'])} jobs, {done} done, " + (f"{diverged} diverged, " if diverged else "")
-          + f"{len(todo)} to run"
+          + f"{len(todo)} to run" + (f", {len(blocked)} blocked by failed/diverged searches" if blocked else "")
           + ("" if args.retry_failed else " (failed jobs are kept; --retry-failed re-runs them)"), flush=True)
     if todo:
         runner = build_runner(cfg, cfg.out_dir)
@@ -137,8 +149,10 @@ def _run_locked(cfg, args, plan: dict) -> int:
         start = time.time()
         new = runner.run(todo, cfg, cfg.out_dir)
         bad = [r for r in new if r.get("status") != "ok"]
-        print(f"{_count(new, 'ok')} ok, {len(new) - _count(new, 'ok') - _count(new, 'diverged')} failed, "
-              f"{_count(new, 'diverged')} diverged in {time.time() - start:.1f} s wall-clock")
+        n_blocked = _count(new, "blocked")
+        print(f"{_count(new, 'ok')} ok, {len(new) - _count(new, 'ok') - _count(new, 'diverged') - n_blocked} failed, "
+              f"{_count(new, 'diverged')} diverged" + (f", {n_blocked} not run (search not ok)" if n_blocked else "")
+              + f" in {time.time() - start:.1f} s wall-clock")
         for r in bad[:3]:
             print(f"  {r.get('status')} {r['job_id']}: {r.get('error')}")
     rows = read_rows(cfg.out_dir, plan["fingerprint"])
@@ -190,6 +204,10 @@ def cmd_analyze(cfg, args) -> int:
     plan = _plan(cfg)
     rows = read_rows(cfg.out_dir, plan["fingerprint"])
     export_table(cfg.out_dir, rows)
+    if getattr(cfg, "kind", "sample") == "search":
+        from unnas.study.search_analysis import analyze_search_study
+
+        return analyze_search_study(cfg, plan, rows, args.n_boot)
     diverged = planned_job_ids(plan["jobs"], rows, "diverged")
     result = write_report(cfg.out_dir, planned_ok_rows(plan["jobs"], rows), target=cfg.target, n_boot=args.n_boot,
                           title=f"Study {cfg.name}", diverged=diverged)

@@ -18,7 +18,9 @@ from unnas.errors import DataError
 
 #: Settings that do not change any job's result, left out of the fingerprint.
 NOT_FINGERPRINTED = {"name", "count", "tasks", "proxies", "seeds", "target", "out_dir", "runner", "workers",
-                     "device", "slurm", "progress"}
+                     "device", "slurm", "progress",
+                     # a search study's size (its searches' settings and the random cells' seed are hashed)
+                     "kind", "search_tasks", "search_seeds", "train_seeds", "random_genotypes"}
 DATA_NOT_FINGERPRINTED = {"root", "num_workers"}
 
 

@@ -122,6 +122,10 @@ def job_id(arch_id: str, task: str, seed: int) -> str:
 
 def build_plan(cfg) -> dict:
     """The plan of a study: fingerprint, counts and the job list (nothing is written)."""
+    if getattr(cfg, "kind", "sample") == "search":
+        from .search_plan import build_search_plan
+
+        return build_search_plan(cfg)
     trained, proxies = split_tasks(cfg)
     check_task_settings(cfg, trained)
     archs = load_archs(cfg)
@@ -158,12 +162,16 @@ def write_plan(cfg, plan: dict) -> Path:
     old = read_plan(study_dir)
     if old is not None:
         check_fingerprint(old.get("fingerprint"), plan["fingerprint"], study_dir / PLAN_FILE)
-    archs = {j["arch_id"]: j["arch"] for j in plan["jobs"]}
+    archs = {j["arch_id"]: j["arch"] for j in plan["jobs"] if j["arch"] is not None}  # searched ones: after search
     jobs = [{k: v for k, v in j.items() if k != "arch"} for j in plan["jobs"]]
     return atomic_write_json(study_dir / PLAN_FILE, {**plan, "jobs": jobs, "archs_by_id": archs})
 
 
 def describe_plan(plan: dict) -> str:
+    if plan.get("kind") == "search":
+        from .search_plan import describe_search_plan
+
+        return describe_search_plan(plan)
     trained, proxies = plan["tasks"], plan["proxies"]
     n_train = plan["archs"] * len(trained) * len(plan["seeds"])
     text = (f"{plan['archs']} archs × {len(trained)} tasks ({', '.join(trained) or 'none'}) × "

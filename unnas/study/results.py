@@ -56,6 +56,15 @@ def write_row(study_dir: str | Path, row: dict) -> Path:
     return atomic_write_json(row_path(study_dir, row["job_id"]), row)
 
 
+def read_row(study_dir: str | Path, job_id: str) -> dict | None:
+    """``job_id``'s row, or None when it has none (or none readable: the job is pending)."""
+    try:
+        row = json.loads(row_path(study_dir, job_id).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return row if isinstance(row, dict) else None
+
+
 def read_rows(study_dir: str | Path, fingerprint: str | None = None) -> list[dict]:
     """Every row under ``results/`` (sorted by job id); rows of another study raise a one-line error."""
     folder = Path(study_dir) / RESULTS_DIR
@@ -105,7 +114,7 @@ def status_table(jobs: list[dict], rows: Iterable[dict]) -> dict[str, dict]:
     table: dict[str, dict] = defaultdict(lambda: {"ok": 0, "failed": 0, "diverged": 0, "pending": 0,
                                                   "first_error": None})
     for job in jobs:
-        entry = table[job["task"]]
+        entry = table[job.get("group") or job["task"]]  # a search study counts searches and trains apart
         row = by_id.get(job["job_id"])
         status = None if row is None else row.get("status")
         state = "pending" if row is None else (status if status in ("ok", "diverged") else "failed")

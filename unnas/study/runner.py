@@ -25,7 +25,6 @@ import os
 import pickle
 import signal
 import time
-from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -33,7 +32,8 @@ from pathlib import Path
 from unnas.errors import ConfigError, one_line
 
 from .job import base_row, run_job
-from .results import row_path, write_row
+from .results import read_row, row_path, write_row
+from .search_queue import DependencyQueue, dependency_waves, slurm_dependency
 from .worker import execute, serve
 
 __all__ = ["run_job", "execute", "LocalRunner", "SlurmRunner", "build_runner"]
@@ -73,6 +73,8 @@ class _Slot:
     job: dict | None = None
     since: float = 0.0
     done: int = 0
+    #: told to stop (or dead); an idle worker (no job, not stopped) waits for a job whose dependency runs
+    stopped: bool = False
 
 
 def _death_reason(exitcode: int | None) -> str:
@@ -115,14 +117,18 @@ class LocalRunner:
                              "done": s.done} for s in list(self._slots) if s.proc.is_alive()]}
 
     def run(self, jobs: list[dict], cfg, study_dir: str | Path) -> list[dict]:
+        """Run ``jobs``; a job with ``depends_on`` starts once that job's row is ok (never if it is not)."""
         study_dir, rows, counts = str(study_dir), [], {}
+        queue = DependencyQueue(jobs, study_dir)
         with _progress(len(jobs), cfg.progress, f"study {cfg.name}") as bar:
             if self.workers == 1:
-                for job in jobs:
+                while (job := queue.take()) is not None:
                     rows.append(execute(job, cfg, study_dir))
+                    queue.finish(rows[-1])
                     _tick(bar, rows[-1], counts)
                 return rows
-            self._run_pool(jobs, cfg, study_dir, lambda row: (rows.append(row), _tick(bar, row, counts)))
+            self._run_pool(queue, cfg, study_dir, lambda row: (queue.finish(row), rows.append(row),
+                                                               _tick(bar, row, counts)))
         return rows
 
     def _start(self, ctx, gpu: int | None, threads: int, cfg_pickle: bytes, study_dir: str) -> _Slot:
@@ -134,27 +140,31 @@ class LocalRunner:
         self.started_pids.append(proc.pid)
         return _Slot(proc, parent_end, gpu)
 
-    def _hand_out(self, slot: _Slot, queue: deque, study_dir: str) -> None:
-        """Send the next job to ``slot`` (or None: stop). A retried job's old row goes first, so a
-        row found after a worker's death is that worker's own."""
-        slot.job = queue.popleft() if queue else None
+    def _hand_out(self, slot: _Slot, queue: DependencyQueue, study_dir: str) -> None:
+        """Send the next ready job to ``slot`` (or None: stop, once the queue is empty; with jobs that
+        wait for running ones the slot stays idle). A retried job's old row goes first, so a row
+        found after a worker's death is that worker's own."""
+        slot.job = queue.take()
         self._queued = len(queue)
         if slot.job is not None:
             row_path(study_dir, slot.job["job_id"]).unlink(missing_ok=True)
             slot.since = time.time()
+        elif len(queue):
+            return  # idle until a dependency finishes (or told to stop by _stop)
+        else:
+            slot.stopped = True
         try:
             slot.conn.send(slot.job)
         except (BrokenPipeError, ConnectionResetError, EOFError):
             pass  # the worker is already dead: its sentinel reports it
 
-    def _run_pool(self, jobs: list[dict], cfg, study_dir: str, finish) -> None:
+    def _run_pool(self, queue: DependencyQueue, cfg, study_dir: str, finish) -> None:
         ctx = mp.get_context("spawn")
         threads = max(1, len(os.sched_getaffinity(0)) // self.workers)
-        queue = deque(jobs)
         cfg_pickle = pickle.dumps(cfg)
         self._slots = slots = []
         try:
-            for i in range(min(self.workers, len(jobs))):
+            for i in range(min(self.workers, len(queue))):
                 slots.append(self._start(ctx, i % self.gpus if self.gpus else None, threads, cfg_pickle, study_dir))
                 self._hand_out(slots[-1], queue, study_dir)
             while any(s.job is not None for s in slots):
@@ -170,9 +180,12 @@ class LocalRunner:
                         self._hand_out(slot, queue, study_dir)
                         continue
                     finish(self._lost(slot, cfg, study_dir))
-                    if queue:  # a replacement takes the dead worker's place (and GPU)
+                    if len(queue):  # a replacement takes the dead worker's place (and GPU)
                         slots[i] = self._start(ctx, slot.gpu, threads, cfg_pickle, study_dir)
                         self._hand_out(slots[i], queue, study_dir)
+                for slot in slots:  # jobs whose dependency just finished go to idle workers
+                    if slot.job is None and not slot.stopped:
+                        self._hand_out(slot, queue, study_dir)
         finally:  # Ctrl-C, SIGTERM or an error here: queued jobs never start, running ones stop
             self._queued = 0
             self._stop(slots)
@@ -191,7 +204,7 @@ class LocalRunner:
         if slot.proc.is_alive():  # closed its pipe but lingers: make sure
             slot.proc.kill()
             slot.proc.join()
-        job, slot.job = slot.job, None
+        job, slot.job, slot.stopped = slot.job, None, True
         slot.conn.close()
         path = row_path(study_dir, job["job_id"])
         if path.is_file():  # written after this job was handed out (older rows were removed then)
@@ -210,6 +223,11 @@ class LocalRunner:
         for s in slots:
             if s.proc.is_alive() and s.job is not None:
                 s.proc.terminate()  # its job has no row: pending again
+            elif s.proc.is_alive() and not s.stopped:  # idle, waiting for a job that will not come
+                try:
+                    s.conn.send(None)
+                except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
+                    pass
         deadline = time.time() + 10
         for s in slots:
             s.proc.join(timeout=max(0.0, deadline - time.time()))
@@ -248,26 +266,63 @@ class SlurmRunner:
         return f"through submitit ({self.executor.cluster})"
 
     def run(self, jobs: list[dict], cfg, study_dir: str | Path) -> list[dict]:
-        import submitit
-
+        """One array per wave: the jobs that need nothing, then per job the jobs waiting for it. On SLURM
+        those wait with ``--dependency=afterok`` (held by SLURM); on submitit's local cluster they are
+        submitted when the job they wait for ends ok."""
         self.executor.update_parameters(name=f"unnas-{cfg.name}")
         study_dir, rows, counts = str(Path(study_dir).resolve()), [], {}  # nodes may start elsewhere
-        n = len(jobs)
-        threads = [max(1, self.cfg.cpus_per_task)] * n
-        handles = self.executor.map_array(_execute_with_threads, jobs, [cfg] * n, [study_dir] * n, threads)
-        by_handle = dict(zip((h.job_id for h in handles), jobs))
-        with _progress(n, cfg.progress, f"study {cfg.name} [{self.executor.cluster}]") as bar:
+        first, waiting = dependency_waves(jobs)
+        held = self.executor.cluster not in ("local", "debug")
+        job_of: dict[str, dict] = {}
+
+        def submit(batch: list[dict], after: str | None = None) -> list:
+            if after is not None:
+                extra = {**dict(self.cfg.additional), "dependency": slurm_dependency([after]),
+                         "kill-on-invalid-dep": "yes"}
+                self.executor.update_parameters(slurm_additional_parameters=extra)
+            n = len(batch)
+            handles = self.executor.map_array(_execute_with_threads, batch, [cfg] * n, [study_dir] * n,
+                                              [max(1, self.cfg.cpus_per_task)] * n)
+            if after is not None:
+                self.executor.update_parameters(slurm_additional_parameters=dict(self.cfg.additional))
+            job_of.update(zip((h.job_id for h in handles), batch))
+            return handles
+
+        todo = submit(first) if first else []
+        if held:
+            by_job = {job_of[h.job_id]["job_id"]: h.job_id for h in todo}
+            for dep, group in waiting.items():
+                todo += submit(group, after=by_job[dep])
+        with _progress(len(jobs), cfg.progress, f"study {cfg.name} [{self.executor.cluster}]") as bar:
             # sacct is polled on a cluster; the local cluster only checks its subprocesses
             poll_s = 1.0 if self.executor.cluster in ("local", "debug") else 15.0
-            for handle in submitit.helpers.as_completed(handles, poll_frequency=poll_s):
-                try:
-                    row = handle.result()
-                except Exception as exc:  # the task died outside run_job (timeout, node failure)
-                    row = failed_row(by_handle[handle.job_id], cfg, f"submitit job {handle.job_id}: {one_line(exc)}")
-                    write_row(study_dir, row)
-                rows.append(row)
-                _tick(bar, row, counts)
+            while todo:
+                done = [h for h in todo if h.done()]
+                for handle in done:
+                    todo.remove(handle)
+                    job = job_of[handle.job_id]
+                    row = self._result(handle, job, cfg, study_dir)
+                    rows.append(row)
+                    _tick(bar, row, counts)
+                    if not held and row.get("status") == "ok" and job["job_id"] in waiting:
+                        todo += submit(waiting[job["job_id"]])
+                if todo and not done:
+                    time.sleep(poll_s)
         return rows
+
+    @staticmethod
+    def _result(handle, job: dict, cfg, study_dir: str) -> dict:
+        try:
+            return handle.result()
+        except Exception as exc:  # the task died outside run_job (timeout, node failure, a cancelled dependency)
+            dep = job.get("depends_on")
+            if dep is not None and (read_row(study_dir, dep) or {}).get("status") != "ok":
+                row = failed_row(job, cfg, f"its dependency {dep} did not end ok: not run")
+                row["status"] = "blocked"  # never stored: pending, and never counted
+                return row
+            row = failed_row(job, cfg, f"submitit job {handle.job_id}: {one_line(exc)}")
+            write_row(study_dir, row)
+            return row
 
 
 def _execute_with_threads(job: dict, cfg, study_dir: str, threads: int) -> dict:

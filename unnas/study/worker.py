@@ -20,6 +20,10 @@ _PR_SET_PDEATHSIG = 1
 
 def execute(job: dict, cfg, study_dir: str) -> dict:
     """Run one job and store its row in the study directory; returns the row."""
+    if getattr(cfg, "kind", "sample") == "search":
+        from .search_jobs import execute_search_study_job
+
+        return execute_search_study_job(job, cfg, study_dir)
     from .job import run_job  # imported on first use, see the module docstring
     from .results import write_row
 

@@ -1,0 +1,135 @@
+"""Schema of a search-based study (``kind: search``) and the choice of schema by ``kind``.
+
+A search study searches a DARTS cell with every ``search_tasks`` entry × ``search_seeds``,
+draws ``random_genotypes`` seeded random cells of the same space, and trains every genotype on
+the ``target`` task with every ``train_seeds`` entry under one ``recipe``. The training side
+(data, network, recipe, runner) is the sample study's, so its jobs run through the same code.
+
+It lives beside the study code rather than in :mod:`unnas.config` because only the study
+commands load it: ``kind`` is read from the YAML file and the overrides first, then the schema
+of that kind is loaded (``kind: sample``, or no kind, is today's :class:`~unnas.config.StudyConfig`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from unnas.config.study_schema import RANK_BY, RUNNERS, SETTINGS, SlurmConfig, StudyConfig, StudyDataConfig, \
+    StudyNetworkConfig
+from unnas.errors import ConfigError
+
+KINDS = ("sample", "search")
+#: random_match: window (the sampler's ResNet-56 params/FLOPs window, as `unnas draw`) or none (any draw).
+RANDOM_MATCH = ("window", "none")
+
+
+@dataclass
+class SampleStudyConfig(StudyConfig):
+    """Today's study with its ``kind`` written out (``kind`` is not fingerprinted: same study either way)."""
+
+    kind: str = "sample"
+
+
+@dataclass
+class SearchSettings:
+    """Which ``unnas search`` config each search starts from, and what the study changes in it."""
+
+    #: A search preset for every task (short name under configs/search/ or a path); null: the search defaults.
+    config: Optional[str] = None
+    #: A preset per task, e.g. {rotation: imagenet/rot, classification: imagenet/cls}; wins over ``config``.
+    configs: Dict[str, str] = field(default_factory=dict)
+    #: Overrides of every search's config (nested or dotted keys), e.g. {optim: {epochs: 1}}.
+    overrides: Dict[str, Any] = field(default_factory=dict)
+    #: Further overrides per search task, e.g. {rotation: {optim.batch_size: 16}}.
+    task_overrides: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class SearchStudyConfig:
+    name: str = "search-study"
+    kind: str = "search"
+    space: str = "darts"
+    #: Tasks that search a cell (``unnas tasks`` names); each search job is an ``unnas search`` run.
+    search_tasks: List[str] = field(default_factory=lambda: ["classification", "rotation"])
+    search_seeds: List[int] = field(default_factory=lambda: [1])
+    search: SearchSettings = field(default_factory=SearchSettings)
+    #: Options per task (searches and the target's training), e.g. {jigsaw: {grid: 2}}.
+    task_options: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    #: Seeded random DARTS cells trained beside the searched ones (the baseline).
+    random_genotypes: int = 4
+    #: Seed of the random cells' stream (the sampler's ids: same seed, same cells).
+    sample_seed: int = 0
+    random_match: str = "window"
+    #: The task every genotype is trained on, with ``recipe`` (and ``recipes[target]``).
+    target: str = "classification"
+    train_seeds: List[int] = field(default_factory=lambda: [1])
+    data: StudyDataConfig = field(default_factory=StudyDataConfig)
+    task_data: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    network: StudyNetworkConfig = field(default_factory=StudyNetworkConfig)
+    recipe: Dict[str, Any] = field(default_factory=dict)
+    recipes: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    rank_by: str = "final"
+    out_dir: str = "runs/study/${name}"
+    runner: str = "local"
+    workers: int = 0
+    device: str = "auto"
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)
+    progress: bool = True
+
+    def validate(self) -> None:
+        """Checks that need no torch; task names, presets and recipes are checked at plan time."""
+        choices = (("kind", self.kind, ("search",)), ("space", self.space, ("darts",)),
+                   ("runner", self.runner, RUNNERS), ("network.setting", self.network.setting, SETTINGS),
+                   ("rank_by", self.rank_by, RANK_BY), ("random_match", self.random_match, RANDOM_MATCH))
+        for key, value, allowed in choices:
+            if value not in allowed:
+                hint = " (a search study searches DARTS cells)" if key == "space" else ""
+                raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}{hint}")
+        for key in ("search_tasks", "search_seeds", "train_seeds"):
+            values = getattr(self, key)
+            dup = next((v for v in values if values.count(v) > 1), None)
+            if dup is not None:
+                raise ConfigError(f"{key} lists {dup!r} twice; list each once")
+        if not self.search_seeds:
+            raise ConfigError("search_seeds is empty; give at least one seed, e.g. search_seeds=[1]")
+        if not self.train_seeds:
+            raise ConfigError("train_seeds is empty; give at least one seed, e.g. train_seeds=[1]")
+        if self.random_genotypes < 0:
+            raise ConfigError(f"random_genotypes={self.random_genotypes} must be 0 or more")
+        if not self.search_tasks and not self.random_genotypes:
+            raise ConfigError("the study has no search_tasks and no random_genotypes; list some search_tasks")
+        if self.workers < 0:
+            raise ConfigError(f"workers={self.workers} must be >= 0 (0: one per GPU, else 1)")
+        for key in ("train_limit", "test_limit"):
+            value = getattr(self.data, key)
+            if value is not None and value < 1:
+                raise ConfigError(f"data.{key}={value} must be positive (or null for the whole split)")
+
+
+def peek_kind(path: str | Path | None, overrides: Sequence[str]) -> str:
+    """The study's ``kind``: the last ``kind=`` override, else the YAML file's ``kind``, else sample."""
+    from unnas.config.loader import _read_yaml
+
+    kind = None
+    if path is not None:
+        data = _read_yaml(Path(path))
+        kind = data.get("kind") if isinstance(data, dict) else None
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key.strip() == "kind":
+            kind = value.strip()
+    kind = "sample" if kind is None else str(kind)
+    if kind not in KINDS:
+        raise ConfigError(f"kind={kind!r} is not one of {', '.join(KINDS)} (in {path or 'the overrides'})")
+    return kind
+
+
+def study_schema(kind: str) -> type:
+    """The schema of a study of ``kind``."""
+    return SearchStudyConfig if kind == "search" else SampleStudyConfig
+
+
+def study_kind(cfg) -> str:
+    return getattr(cfg, "kind", "sample")

@@ -1,0 +1,189 @@
+"""The plan of a search-based study: search jobs, the train jobs of their genotypes, random genotypes.
+
+Jobs (plain dicts, as the sample kind's) in the order the pool should take them: every search
+first (the long jobs), then the trains of searched genotypes grouped by search (so a search's
+trains are the first ready jobs once it is done), then the random genotypes' trains. A train of
+a searched genotype has ``arch: null`` and ``depends_on`` naming its search; the genotype is read
+from that search's row when the train starts (:mod:`.search_jobs`).
+
+Every job carries ``source`` (``search`` or ``random``), ``search_task`` (the task that chose
+the cell; None for random ones) and ``group`` (what ``study status`` counts by).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from unnas.errors import ConfigError, UnnasError
+
+from .fingerprint import fingerprint
+from .job import data_config, recipe_for
+
+SEARCHES_DIR = "searches"
+RANDOM = "random"
+
+
+# ----------------------------------------------------------------------------- ids
+def search_job_id(task: str, seed: int) -> str:
+    return f"search-{task}-s{seed}"
+
+
+def searched_arch_id(task: str, seed: int) -> str:
+    return f"{task}-s{seed}"
+
+
+def train_job_id(arch_id: str, target: str, seed: int) -> str:
+    return f"{arch_id}-{target}-t{seed}"
+
+
+def search_run_dir(study_dir: str | Path, job_id: str) -> Path:
+    """Where a search job's ``unnas search`` run directory lives inside the study."""
+    return Path(study_dir) / SEARCHES_DIR / job_id
+
+
+# ----------------------------------------------------------------------------- search configs
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """``{optim: {epochs: 1}}`` → ``["optim.epochs=1"]`` (values JSON-encoded: YAML reads them back)."""
+    items = []
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            items += flatten(value, f"{name}.")
+        else:
+            items.append(f"{name}={json.dumps(value if not isinstance(value, Mapping) else {})}")
+    return items
+
+
+def search_config(cfg, task: str, seed: int, out_dir: str | Path):
+    """The :class:`~unnas.config.SearchConfig` of one search: the preset ← ``search.overrides`` ←
+    ``search.task_overrides[task]`` ← the study's ``task_options[task]``, task, seed, run directory."""
+    from unnas.config import SearchConfig, load_config, resolve_config_path
+
+    preset = cfg.search.configs.get(task, cfg.search.config)
+    overrides = flatten(cfg.search.overrides) + flatten(cfg.search.task_overrides.get(task, {}))
+    overrides += flatten({"task_options": dict(cfg.task_options.get(task, {}))})
+    overrides += [f"task={json.dumps(task)}", f"seed={int(seed)}", f"out_dir={json.dumps(str(out_dir))}",
+                  "progress=false", f"device={json.dumps(cfg.device)}"]
+    try:
+        path = resolve_config_path(preset, "search") if preset else None
+        return load_config(SearchConfig, path, overrides)
+    except UnnasError as exc:
+        raise ConfigError(f"search of task {task!r} (search.configs / search.overrides): {exc}") from None
+
+
+def check_search_settings(cfg, tasks: list[str]) -> None:
+    """Resolve every search task's config and build its task, so mistakes surface before any job runs."""
+    import pretext
+    from unnas.search.darts import validate_search_config
+
+    for task in tasks:
+        scfg = search_config(cfg, task, cfg.search_seeds[0], Path(cfg.out_dir) / SEARCHES_DIR / "check")
+        validate_search_config(scfg)
+        cls = pretext.get_task_class(task)
+        try:
+            pretext.build_task(task, **dict(scfg.task_options))
+        except UnnasError as exc:
+            raise ConfigError(f"search of task {task!r}: {exc}") from None
+        if getattr(cls, "needs_color", False) and scfg.data.name in GRAY_READERS:
+            raise ConfigError(f"search task {task!r} needs colour images but its search data.name={scfg.data.name!r} "
+                              "is grayscale; drop it from search_tasks or search it on colour data "
+                              f"(search.task_overrides.{task}.data)")
+
+
+#: Readers whose images are grayscale (a colour task cannot search on them).
+GRAY_READERS = ("fashion_mnist", "mnist")
+
+
+def check_names(cfg) -> None:
+    import pretext
+
+    known = pretext.list_tasks()
+    for key, names in (("search_tasks", cfg.search_tasks), ("target", [cfg.target])):
+        for name in names:
+            if name not in known:
+                raise ConfigError(f"{key}: unknown task {name!r}; tasks: {', '.join(known)}")
+    for key, mapping in (("task_options", cfg.task_options), ("recipes", cfg.recipes), ("task_data", cfg.task_data),
+                         ("search.configs", cfg.search.configs), ("search.task_overrides", cfg.search.task_overrides)):
+        stray = sorted(set(mapping) - set(known))
+        if stray:
+            raise ConfigError(f"{key}.{stray[0]}: {stray[0]!r} is not a task; tasks: {', '.join(known)}")
+
+
+# ----------------------------------------------------------------------------- random genotypes
+def random_genotypes(cfg) -> list[tuple[str, list]]:
+    """``[(arch_id, list-form genotype)]``: the first ``random_genotypes`` draws of ``sample_seed``
+    (inside the sampler's ResNet-56 window unless ``random_match: none``); seeded, so reproducible."""
+    if not cfg.random_genotypes:
+        return []
+    from .darts_sampler import WINDOW, sample_architectures
+
+    saved = _saved_random(cfg)
+    if len(saved) >= cfg.random_genotypes:  # the sampler's stream is prefix-stable: its first N draws
+        return saved[:cfg.random_genotypes]
+    if cfg.random_match == "window":
+        samples = sample_architectures(cfg.random_genotypes, seed=cfg.sample_seed, window=WINDOW)
+    else:  # every draw is kept: no complexity to count
+        samples = sample_architectures(cfg.random_genotypes, seed=cfg.sample_seed, window=(0.0, float("inf")),
+                                       complexity_fn=lambda _genotype: (0, 0))
+    return [(f"{RANDOM}-{s.id}", s.genotype.to_list()) for s in samples]
+
+
+def _saved_random(cfg) -> list[tuple[str, list]]:
+    """The random genotypes of this study's ``plan.json`` (same fingerprint: same seed and window),
+    so that status and analyze do not count every draw's complexity again."""
+    from .plan import read_plan
+
+    try:
+        old = read_plan(cfg.out_dir)
+    except UnnasError:
+        return []
+    if not old or old.get("fingerprint") != fingerprint(cfg):
+        return []
+    archs = old.get("archs_by_id") or {}
+    return sorted((a, g) for a, g in archs.items() if str(a).startswith(f"{RANDOM}-"))
+
+
+# ----------------------------------------------------------------------------- plan
+def _train(arch_id: str, arch, cfg, seed: int, **extra) -> dict:
+    return {"job_id": train_job_id(arch_id, cfg.target, seed), "arch_id": arch_id, "arch": arch, "task": cfg.target,
+            "kind": "train", "seed": int(seed), **extra}
+
+
+def build_search_plan(cfg) -> dict:
+    """The plan of a search study (nothing is written); every setting is checked first."""
+    import pretext
+
+    check_names(cfg)
+    pretext.build_task(cfg.target, **dict(cfg.task_options.get(cfg.target, {})))
+    recipe_for(cfg, cfg.target)
+    data_config(cfg, cfg.target)
+    check_search_settings(cfg, cfg.search_tasks)
+    searches, searched, randoms = [], [], []
+    for task in cfg.search_tasks:
+        for seed in cfg.search_seeds:
+            sid, arch_id = search_job_id(task, seed), searched_arch_id(task, seed)
+            searches.append({"job_id": sid, "arch_id": arch_id, "arch": None, "task": task, "kind": "search",
+                             "seed": int(seed), "source": "search", "search_task": task, "search_seed": int(seed),
+                             "group": f"search {task}"})
+            searched += [_train(arch_id, None, cfg, t, depends_on=sid, source="search", search_task=task,
+                                search_seed=int(seed), group=f"train {task}-searched") for t in cfg.train_seeds]
+    for arch_id, arch in random_genotypes(cfg):
+        randoms += [_train(arch_id, arch, cfg, t, source=RANDOM, search_task=None, search_seed=None,
+                           group=f"train {RANDOM}") for t in cfg.train_seeds]
+    jobs = searches + searched + randoms
+    return {"study": cfg.name, "kind": "search", "fingerprint": fingerprint(cfg), "space": cfg.space,
+            "archs": len(searches) + cfg.random_genotypes, "tasks": [cfg.target], "proxies": [],
+            "seeds": [int(s) for s in cfg.train_seeds], "search_tasks": list(cfg.search_tasks),
+            "search_seeds": [int(s) for s in cfg.search_seeds], "random_genotypes": cfg.random_genotypes,
+            "target": cfg.target, "jobs": jobs}
+
+
+def describe_search_plan(plan: dict) -> str:
+    n_search = len(plan["search_tasks"]) * len(plan["search_seeds"])
+    n_train = sum(j["kind"] == "train" for j in plan["jobs"])
+    return (f"{len(plan['search_tasks'])} search tasks ({', '.join(plan['search_tasks']) or 'none'}) × "
+            f"{len(plan['search_seeds'])} search seeds = {n_search} search jobs; ({n_search} searched + "
+            f"{plan['random_genotypes']} random genotypes) × {len(plan['seeds'])} train seeds on {plan['target']} = "
+            f"{n_train} training jobs; {len(plan['jobs'])} jobs in all")
