@@ -108,3 +108,90 @@ def test_darts_code_refuses_ops_outside_the_space():
     with pytest.raises(GenotypeError, match="needs 4 nodes"):
         cs.encode(load_genotype("amoeba"))
     assert cs.decode(cs.encode(load_genotype("darts_v2"))) == load_genotype("darts_v2")
+
+
+# ----------------------------------------------------------------------------- predictor
+def _additive_table(n, seed=0):
+    """Random DARTS codes and a metric that is a fixed sum over code dimensions (plus madds-like column)."""
+    cs = code_space("darts")
+    rng = np.random.default_rng(seed)
+    codes = np.stack([cs.encode(sample_genotype(rng)) for _ in range(n)])
+    w = np.random.default_rng(99).normal(size=cs.dim)
+    acc = codes @ w + rng.normal(0, 0.1, size=n)
+    flops = 1e6 * np.exp(codes @ np.abs(w) / 20)
+    return codes, np.stack([acc, flops], axis=1)
+
+
+def test_predictor_learns_an_additive_metric():
+    from unnas.search.predictor import FitSettings, fit_predictor
+
+    codes, values = _additive_table(300)
+    p = fit_predictor("darts", codes, values, ["acc", "madds"], FitSettings(seed=0))
+    assert len(p.split["val"]) == 60 and not set(p.split["val"]) & set(p.split["train"])
+    assert p.scores["acc"]["val"]["spearman"] > 0.9
+    assert p.scores["madds"]["val"]["spearman"] > 0.9
+    short = [fit_predictor("darts", codes[:40], values[:40], ["acc", "madds"], FitSettings(epochs=3, seed=1))
+             for _ in range(2)]
+    assert short[0].scores == short[1].scores and short[0].split == short[1].split  # seeded
+
+
+def _write_study(root, n_archs=12, tasks=("rotation",), proxies=("synflow",), missing=()):
+    """A finished study directory in the real layout: plan.json plus one results/<job>.json per job."""
+    from unnas.engine.atomic import atomic_write_json
+    from unnas.study.results import write_row
+
+    rng = np.random.default_rng(3)
+    archs = {f"{i:05d}": sample_genotype(rng).to_list() for i in range(n_archs)}
+    jobs = [{"job_id": f"{a}-{t}-s1", "arch_id": a, "task": t, "kind": "train" if t in tasks else "proxy", "seed": 1}
+            for a in archs for t in (*tasks, *proxies)]
+    atomic_write_json(root / "plan.json", {"study": "toy", "fingerprint": "f00", "space": "darts", "archs": n_archs,
+                                           "tasks": list(tasks), "proxies": list(proxies), "seeds": [1],
+                                           "jobs": jobs, "archs_by_id": archs})
+    for k, job in enumerate(jobs):
+        if job["job_id"] in missing:
+            continue
+        write_row(root, {**job, "fingerprint": "f00", "status": "ok", "metric": float(50 + k % 7) if job["kind"] == "train"
+                         else float(10.0 ** (k % 9)), "params": 40000 + 100 * k, "madds": 6_000_000 + 1000 * k})
+    return root
+
+
+def test_predictor_fit_cli_writes_predictor_scores_and_picture(tmp_path, cli):
+    import json
+
+    from unnas.search.predictor import load_predictor, read_study_table
+
+    study = _write_study(tmp_path / "study", missing={"00003-rotation-s1"})
+    table = read_study_table(study)
+    assert table.metrics == ["rotation", "synflow", "params", "madds"] and len(table.ids) == 12
+    assert np.isnan(table.values[3, 0]) and table.values[3, 1] > 0  # the failed job is a hole, not a row less
+    code, out, err = cli("predictor", "fit", str(study), "--out", str(tmp_path / "p"), "--epochs", "3",
+                         "--val-fraction", "0.25")
+    assert code == 0, err
+    assert "val spearman" in out and "synflow" in out
+    p = load_predictor(tmp_path / "p" / "predictor.pt")
+    assert p.metrics == table.metrics and len(p.split["val"]) == 3
+    assert p.normaliser.transforms == ["linear", "log", "linear", "linear"]
+    scores = json.loads((tmp_path / "p" / "predictor.json").read_text())
+    assert scores["rows"] == 12 and set(scores["scores"]) == set(table.metrics)
+    assert (tmp_path / "p" / "predictions.png").stat().st_size > 1000
+
+
+def test_predictor_fit_errors_are_one_line(tmp_path, cli):
+    code, _, err = cli("predictor", "fit", str(tmp_path / "nothing"))
+    assert code == 2 and "does not exist" in err and err.count("\n") == 1
+    study = _write_study(tmp_path / "study", n_archs=3)
+    code, _, err = cli("predictor", "fit", str(study))
+    assert code == 2 and "at least 4" in err and err.count("\n") == 1
+    for row in (study / "results").glob("*.json"):
+        row.unlink()
+    code, _, err = cli("predictor", "fit", str(study))
+    assert code == 2 and "no finished job" in err
+    study = _write_study(tmp_path / "study2")
+    code, _, err = cli("predictor", "fit", str(study), "--metrics", "jigsaw")
+    assert code == 2 and "'jigsaw' is not in the study's results" in err
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    from unnas.errors import DataError
+    from unnas.search.predictor import load_predictor
+
+    with pytest.raises(DataError, match="cannot be read"):
+        load_predictor(tmp_path / "bad.pt")
