@@ -7,6 +7,8 @@ the architectures finished in both tasks. Everything returned is plain dicts/lis
 
 Confidence intervals are percentile bootstraps over *architectures* (resampled with
 replacement), because the architectures are the sample whose ranking we generalise from.
+Two numbers say how far to trust a correlation: its n (few architectures, wide CI) and, with
+two or more seeds, each task's noise ceiling, the rank correlation between its own seeds.
 """
 
 from __future__ import annotations
@@ -49,13 +51,9 @@ def read_results(path: str | Path) -> list[dict]:
     return rows
 
 
-def average_seeds(rows: Iterable[dict], complete_seeds: bool = False) -> dict[str, dict[str, float]]:
-    """``{task: {arch_id: mean metric over seeds}}``. Rows of runs that did not finish (a ``status`` other
-    than ok — failed, diverged — or a null or non-finite metric) are skipped.
-
-    With ``complete_seeds`` an (arch, task) is kept only if it finished every seed seen for that
-    task (the paper's rule); otherwise the mean of the finished seeds is used.
-    """
+def per_seed(rows: Iterable[dict]) -> dict[str, dict[str, dict[str, float]]]:
+    """``{task: {arch_id: {seed: metric}}}`` of the finished runs. Rows of runs that did not finish (a
+    ``status`` other than ok — failed, diverged — or a null or non-finite metric) are skipped."""
     per: dict[str, dict[str, dict]] = defaultdict(lambda: defaultdict(dict))
     for i, row in enumerate(rows):
         missing = [k for k in REQUIRED if k not in row]
@@ -69,8 +67,17 @@ def average_seeds(rows: Iterable[dict], complete_seeds: bool = False) -> dict[st
             raise DataError(f"results row {i}: metric {row['metric']!r} is not a number") from None
         if math.isfinite(value):
             per[str(row["task"])][str(row["arch_id"])][str(row["seed"])] = value
+    return {task: dict(archs) for task, archs in per.items()}
+
+
+def average_seeds(rows: Iterable[dict], complete_seeds: bool = False) -> dict[str, dict[str, float]]:
+    """``{task: {arch_id: mean metric over seeds}}`` of the finished runs (see :func:`per_seed`).
+
+    With ``complete_seeds`` an (arch, task) is kept only if it finished every seed seen for that
+    task (the paper's rule); otherwise the mean of the finished seeds is used.
+    """
     out: dict[str, dict[str, float]] = {}
-    for task, archs in per.items():
+    for task, archs in per_seed(rows).items():
         seeds = set().union(*(s.keys() for s in archs.values()))
         out[task] = {a: float(np.mean(list(s.values()))) for a, s in archs.items()
                      if not complete_seeds or set(s) == seeds}
@@ -115,6 +122,36 @@ def is_constant(values: Sequence[float]) -> bool:
     return values.size >= 2 and bool(np.ptp(values) == 0)
 
 
+def _bootstrap(x: np.ndarray, y: np.ndarray, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Spearman and Kendall of ``n_boot`` resamples of the pairs (NaN where a side is constant).
+
+    The resample indices depend only on ``(n, n_boot, seed)``, so calls on the same architectures
+    with the same seed resample them identically (the noise ceiling averages seed pairs that way).
+    """
+    idx = np.random.default_rng(seed).integers(0, len(x), size=(n_boot, len(x)))
+    xs, ys = x[idx], y[idx]
+    boot_rho = _row_pearson(_rank_rows(xs), _rank_rows(ys))
+    boot_tau = np.array([stats.kendalltau(a, b).statistic if np.ptp(a) > 0 and np.ptp(b) > 0 else np.nan
+                         for a, b in zip(xs, ys)], dtype=np.float64)
+    return boot_rho, boot_tau
+
+
+def _correlation_with_samples(x: Sequence[float], y: Sequence[float], n_boot: int, seed: int,
+                              level: float) -> tuple[dict, dict[str, np.ndarray] | None]:
+    """:func:`rank_correlation` and its bootstrap samples (None when there is no correlation)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    n = len(x)
+    result = {"n": n, "n_boot": n_boot, "level": level}
+    if n < 3 or is_constant(x) or is_constant(y):
+        none = {"value": None, "ci": [None, None]}
+        return {**result, "spearman": dict(none), "kendall": dict(none)}, None
+    boot = dict(zip(("spearman", "kendall"), _bootstrap(x, y, n_boot, seed)))
+    values = {"spearman": stats.spearmanr(x, y).statistic, "kendall": stats.kendalltau(x, y).statistic}
+    for stat in ("spearman", "kendall"):
+        result[stat] = {"value": _finite(values[stat]), "ci": _interval(boot[stat], level)}
+    return result, boot
+
+
 def rank_correlation(x: Sequence[float], y: Sequence[float], n_boot: int = 1000, seed: int = 0,
                      level: float = 0.95) -> dict:
     """Spearman ρ and Kendall τ(-b) of two paired samples, each with a percentile bootstrap CI.
@@ -123,22 +160,7 @@ def rank_correlation(x: Sequence[float], y: Sequence[float], n_boot: int = 1000,
     resamples where one side is constant have no correlation and are dropped from the interval.
     Returns ``{"n", "spearman": {"value", "ci"}, "kendall": {"value", "ci"}}``.
     """
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    n = len(x)
-    result = {"n": n, "n_boot": n_boot, "level": level}
-    if n < 3 or is_constant(x) or is_constant(y):
-        none = {"value": None, "ci": [None, None]}
-        return {**result, "spearman": dict(none), "kendall": dict(none)}
-    rho = stats.spearmanr(x, y).statistic
-    tau = stats.kendalltau(x, y).statistic
-    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
-    xs, ys = x[idx], y[idx]
-    boot_rho = _row_pearson(_rank_rows(xs), _rank_rows(ys))
-    boot_tau = np.array([stats.kendalltau(a, b).statistic if np.ptp(a) > 0 and np.ptp(b) > 0 else np.nan
-                         for a, b in zip(xs, ys)], dtype=np.float64)
-    result["spearman"] = {"value": _finite(rho), "ci": _interval(boot_rho, level)}
-    result["kendall"] = {"value": _finite(tau), "ci": _interval(boot_tau, level)}
-    return result
+    return _correlation_with_samples(x, y, n_boot, seed, level)[0]
 
 
 def pairwise_correlations(means: dict[str, dict[str, float]], n_boot: int = 1000, seed: int = 0,
@@ -152,6 +174,65 @@ def pairwise_correlations(means: dict[str, dict[str, float]], n_boot: int = 1000
         constant = [t for t, v in ((a, x), (b, y)) if is_constant(v)]
         out.append({"task_a": a, "task_b": b, **rank_correlation(x, y, n_boot, seed, level), "constant": constant})
     return out
+
+
+# ----------------------------------------------------------------------------- how much to trust them
+#: Below this many architectures a rank correlation's CI is too wide to tell a useful task from a useless one.
+SMALL_N = 15
+
+
+def noise_ceiling(rows: Iterable[dict], n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict[str, dict]:
+    """Per task with at least two seeds: how well its own seeds agree on the ranking.
+
+    A proxy is compared with the seed-averaged target, whose ranking is itself noisy; the
+    agreement of two seeds of the target is what no proxy can be expected to beat. Computed on
+    the architectures finished in every seed of the task; with more than two seeds it is the mean
+    over seed pairs, and its CI comes from that mean per bootstrap resample (all pairs resample
+    the same architectures). Pairs where one seed ranks nothing (constant) are left out of the mean.
+    Returns ``{task: {"n", "seeds", "pairs": [{"seed_a", "seed_b", "spearman", "kendall"}],
+    "spearman": {"value", "ci"}, "kendall": {"value", "ci"}, "n_boot", "level"}}``.
+    """
+    out = {}
+    for task, archs in sorted(per_seed(rows).items()):
+        seeds = sorted(set().union(*(s.keys() for s in archs.values())))
+        if len(seeds) < 2:
+            continue
+        ids = sorted(a for a, s in archs.items() if len(s) == len(seeds))
+        pairs, usable = [], []
+        for sa, sb in combinations(seeds, 2):
+            corr, boot = _correlation_with_samples([archs[i][sa] for i in ids], [archs[i][sb] for i in ids],
+                                                   n_boot, seed, level)
+            pairs.append({"seed_a": sa, "seed_b": sb, "spearman": corr["spearman"]["value"],
+                          "kendall": corr["kendall"]["value"]})
+            if boot is not None:
+                usable.append((corr, boot))
+        entry = {"n": len(ids), "seeds": seeds, "pairs": pairs, "n_boot": n_boot, "level": level}
+        for stat in ("spearman", "kendall"):
+            if usable:
+                value = float(np.mean([c[stat]["value"] for c, _ in usable]))
+                entry[stat] = {"value": value, "ci": _interval(np.mean([b[stat] for _, b in usable], axis=0), level)}
+            else:
+                entry[stat] = {"value": None, "ci": [None, None]}
+        out[task] = entry
+    return out
+
+
+def n_to_halve_ci(n: int) -> int:
+    """About how many architectures halve a rank correlation's CI width at n (its standard error
+    shrinks like 1/sqrt(n - 3), the Fisher-z approximation)."""
+    return 4 * max(n - 3, 1) + 3
+
+
+def small_n(correlations: Sequence[dict], threshold: int = SMALL_N) -> dict:
+    """The correlations computed on fewer than ``threshold`` architectures, with their Spearman CI width
+    and :func:`n_to_halve_ci`: ``{"threshold", "pairs": [{"task_a", "task_b", "n", "ci_width", "n_to_halve_ci"}]}``."""
+    pairs = []
+    for c in correlations:
+        if c["n"] < threshold:
+            lo, hi = c["spearman"]["ci"]
+            pairs.append({"task_a": c["task_a"], "task_b": c["task_b"], "n": c["n"],
+                          "ci_width": None if lo is None else float(hi - lo), "n_to_halve_ci": n_to_halve_ci(c["n"])})
+    return {"threshold": threshold, "pairs": pairs}
 
 
 # ----------------------------------------------------------------------------- best of m
@@ -206,9 +287,12 @@ def analyze(rows: Iterable[dict], target: str | None = None, n_boot: int = 1000,
     """The full analysis of a results table.
 
     Returns ``{"tasks", "archs_per_task", "target", "correlations": [...], "best_of_m": {proxy: {...}},
-    "metric_names": {task: [names]}, "rank_by": [...], "constant": {task: value}}`` where ``best_of_m[proxy]`` holds ``n`` (archs
-    common to proxy and target) and ``curve`` (see :func:`best_of_m`); the last two say what the rows'
-    metric is, where they say it. ``target`` defaults to ``cls`` when present.
+    "metric_names": {task: [names]}, "rank_by": [...], "constant": {task: value}, "noise_ceiling": {task: {...}},
+    "small_n": {...}}`` where ``best_of_m[proxy]`` holds ``n`` (archs common to proxy and target) and
+    ``curve`` (see :func:`best_of_m`); ``metric_names`` and ``rank_by`` say what the rows' metric is,
+    where they say it; ``noise_ceiling`` (tasks with ≥ 2 seeds, see :func:`noise_ceiling`) and
+    ``small_n`` (see :func:`small_n`) say how far the correlations can be trusted. ``target``
+    defaults to ``cls`` when present.
     """
     rows = list(rows)
     means = average_seeds(rows, complete_seeds=complete_seeds)
@@ -225,15 +309,18 @@ def analyze(rows: Iterable[dict], target: str | None = None, n_boot: int = 1000,
             continue
         ids, p, t = common(means, proxy, target)
         curves[proxy] = {"n": len(ids), "curve": best_of_m(p, t, trials=trials, seed=seed)}
+    correlations = pairwise_correlations(means, n_boot, seed, level, tasks)
     return {
         "tasks": tasks,
         "archs_per_task": {t: len(means[t]) for t in tasks},
         "target": target,
-        "correlations": pairwise_correlations(means, n_boot, seed, level, tasks),
+        "correlations": correlations,
         "best_of_m": curves,
         "metric_names": metric_names(rows, tasks),
         "rank_by": sorted({str(r["rank_by"]) for r in rows if r.get("rank_by")}),
         "constant": {t: next(iter(means[t].values())) for t in tasks if is_constant(list(means[t].values()))},
+        "noise_ceiling": noise_ceiling(rows, n_boot, seed, level),
+        "small_n": small_n(correlations),
     }
 
 

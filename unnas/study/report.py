@@ -67,6 +67,66 @@ def constant_sentences(result: dict) -> list[str]:
             "correlations are undefined (n/a)." for task, value in (result.get("constant") or {}).items()]
 
 
+def small_n_sentences(result: dict) -> list[str]:
+    """One warning per distinct n under the threshold: the correlations on so few architectures, their CI
+    widths, and about how many architectures would halve them."""
+    entry = result.get("small_n") or {}
+    by_n: dict[int, list[dict]] = {}
+    for pair in entry.get("pairs") or []:
+        by_n.setdefault(pair["n"], []).append(pair)
+    total = len(result.get("correlations") or [])
+    lines = []
+    for n, pairs in sorted(by_n.items()):
+        which = (f"all {total} correlations" if len(pairs) == total and total > 1 else "the correlation"
+                 + ("s " if len(pairs) > 1 else " ") + ", ".join(f"{p['task_a']}–{p['task_b']}" for p in pairs))
+        widths = [p["ci_width"] for p in pairs if p["ci_width"] is not None]
+        span = "" if not widths else (f"their Spearman CIs are {min(widths):.2f}–{max(widths):.2f} wide; "
+                                      if len(widths) > 1 else f"its Spearman CI is {widths[0]:.2f} wide; ")
+        lines.append(f"**Few architectures:** {which} rest on only n = {n} architectures (under {entry['threshold']}): "
+                     f"{span}with so few, one architecture more or less moves ρ a lot and the bootstrap interval is "
+                     "itself unreliable (too narrow when the sample happens to rank perfectly), so read these ρ as "
+                     f"rough. A CI narrows roughly like 1/√(n − 3): about n = {pairs[0]['n_to_halve_ci']} "
+                     "architectures would halve its width.")
+    return lines
+
+
+#: The sentence that goes with the noise ceiling.
+CEILING_SENTENCE = ("No label-free task can be expected to beat the target's own seed-to-seed agreement: a "
+                    "cross-task ρ near the target's ceiling is as good as this training budget allows.")
+
+
+#: Said instead of the noise ceiling when every task ran one seed.
+ONE_SEED_SENTENCE = ("Every task ran one seed, so the noise ceiling (how well two seeds of the target agree "
+                     "on the ranking) is unknown; a second seed (`seeds: [1, 2]`) measures it.")
+
+
+def _ceiling_pair(result: dict, a: str, b: str) -> str:
+    """"0.812 / –": the seed-to-seed Spearman ρ of task A and task B (– without a ceiling)."""
+    ceiling = result.get("noise_ceiling") or {}
+
+    def one(task: str) -> str:
+        value = ceiling.get(task, {}).get("spearman", {}).get("value")
+        return "–" if value is None else f"{value:.3f}"
+    return f"{one(a)} / {one(b)}"
+
+
+def ceiling_section(result: dict, level: int) -> list[str]:
+    """The noise-ceiling table (tasks with ≥ 2 seeds), or the sentence saying one seed cannot give it."""
+    ceiling = result.get("noise_ceiling") or {}
+    if not ceiling:
+        return ["", ONE_SEED_SENTENCE] if result.get("correlations") else []
+    lines = ["", "## Noise ceiling (seed-to-seed agreement)", "",
+             "Rank correlation between two seeds of the same task, on the architectures finished in every seed "
+             "(the mean over seed pairs when there are more than two). " + CEILING_SENTENCE
+             + " The column seed-to-seed ρ of the correlation table puts each task's ceiling beside its cross-task ρ; "
+             f"the target is {result['target']}"
+             + ("" if result["target"] in ceiling else " (it ran one seed: its ceiling is unknown)") + ".", "",
+             f"| task | n | seeds | Spearman ρ [{level}% CI] | Kendall τ [{level}% CI] |", "|---|---|---|---|---|"]
+    lines += [f"| {t} | {e['n']} | {', '.join(e['seeds'])} | {_cell(e['spearman'])} | {_cell(e['kendall'])} |"
+              for t, e in ceiling.items()]
+    return lines
+
+
 def render_report(result: dict, figures: dict[str, str], title: str = "Study report") -> str:
     """Markdown for an :func:`~unnas.study.analysis.analyze` result; ``figures`` maps names to relative paths."""
     level = int(round(100 * result["correlations"][0]["level"])) if result["correlations"] else 95
@@ -78,15 +138,20 @@ def render_report(result: dict, figures: dict[str, str], title: str = "Study rep
     lines += ranking_note(result)
     notes = [diverged_sentence(result.get("diverged") or [])] + constant_sentences(result)
     lines += [line for note in notes if note for line in ("", note)]
+    ceiling = bool(result.get("noise_ceiling"))
     lines += ["", "## Rank correlations", "",
-              f"| task A | task B | n | Spearman ρ [{level}% CI] | Kendall τ [{level}% CI] | plot |",
-              "|---|---|---|---|---|---|"]
+              f"| task A | task B | n | Spearman ρ [{level}% CI] | Kendall τ [{level}% CI] |"
+              + (" seed-to-seed ρ (A / B) |" if ceiling else "") + " plot |",
+              "|---|---|---|---|---|" + ("---|" if ceiling else "") + "---|"]
     for c in result["correlations"]:
         key = f"{c['task_a']}__{c['task_b']}"
         link = f"[png]({figures[key]})" if key in figures else ""
         constant = c.get("constant") or []
         lines.append(f"| {c['task_a']} | {c['task_b']} | {c['n']} | {_cell(c['spearman'], constant)} | "
-                     f"{_cell(c['kendall'], constant)} | {link} |")
+                     f"{_cell(c['kendall'], constant)} |"
+                     + (f" {_ceiling_pair(result, c['task_a'], c['task_b'])} |" if ceiling else "") + f" {link} |")
+    lines += [line for note in small_n_sentences(result) for line in ("", note)]
+    lines += ceiling_section(result, level)
     lines += ["", f"## Best of m (target: {result['target']})", "",
               "Draw m architectures at random, keep the best by the proxy task, report its target accuracy "
               "(mean ± std over trials).", ""]

@@ -8,8 +8,13 @@ job leaves no row and is pending again. ``results.jsonl`` (one row per line, sor
 is exported from these files after ``unnas study run`` and by ``unnas study analyze``, for
 :func:`unnas.study.analysis.read_results` and other tools.
 
-A row: ``job_id, arch_id, task, kind, seed, status, metric, final, epochs, params, madds,
-wall_clock_s, error, fingerprint`` (and what the trainer or proxy reports besides). ``status`` is
+A row: ``job_id, arch_id, task, kind, seed, status, metric, metric_name, error, fingerprint,
+device, wall_clock_s``. ``metric`` is the number the analysis ranks by and ``metric_name`` says
+which it is: for a training job the final epoch's test metric (``"final test top1"``; the study's
+``rank_by: best_epoch_on_test`` makes it the max over epochs, named so), for a proxy its score.
+A finished row adds ``final`` (the last epoch's metrics), ``max_over_epochs`` (each metric's max
+over the evaluated epochs, on the test split; both null for a proxy), ``epochs`` (0 for a proxy),
+``params, madds`` and, for training, ``rank_by, train_wall_clock_s``; there is no "best" key. ``status`` is
 ``ok``, ``failed`` (the job broke: bad input, a dead worker; ``--retry-failed`` re-runs it) or
 ``diverged`` (its loss or weights became NaN/Inf: a result, kept out of the correlations and not
 retried). Every file is strict JSON: a non-finite number is stored as null.
