@@ -195,3 +195,98 @@ def test_predictor_fit_errors_are_one_line(tmp_path, cli):
 
     with pytest.raises(DataError, match="cannot be read"):
         load_predictor(tmp_path / "bad.pt")
+
+
+# ----------------------------------------------------------------------------- propagation
+@pytest.fixture(scope="module")
+def toy_predictor():
+    """A predictor fitted (briefly) on an additive metric of DARTS codes, plus a FLOPs-like column."""
+    from unnas.search.predictor import FitSettings, fit_predictor
+
+    codes, values = _additive_table(120, seed=5)
+    return fit_predictor("darts", codes, values, ["acc", "madds"], FitSettings(epochs=40, seed=0))
+
+
+def test_continuous_propagation_moves_the_prediction_toward_its_target_monotonically(toy_predictor):
+    from unnas.search.ncp import Term, propagate
+
+    cs = code_space("darts")
+    terms = [Term(toy_predictor, "acc")]
+    r = propagate(cs, cs.encode(cs.default()), terms, "continuous", lr=0.05, iterations=15, project_every=0)
+    acc = [rec["predicted"][0] for rec in r.records]
+    assert r.targets == [pytest.approx(acc[0] + 1)]
+    assert all(b >= a - 1e-6 for a, b in zip(acc, acc[1:])) and acc[-1] > acc[0] + 0.05
+    losses = [rec["loss"] for rec in r.records[1:]]
+    assert all(b <= a + 1e-6 for a, b in zip(losses, losses[1:]))
+    assert isinstance(r.arch, Genotype)
+
+
+def test_joint_gradient_is_the_weighted_sum_of_the_terms(toy_predictor):
+    from unnas.search.ncp import Term, objective_gradient, term_gradients
+
+    cs = code_space("darts")
+    code = cs.encode(cs.default()).astype(np.float64) + np.random.default_rng(0).normal(0, 0.1, cs.dim)
+    terms = [Term(toy_predictor, "acc", 0.3), Term(toy_predictor, "acc", 0.7), Term(toy_predictor, "madds", 0.5, -1)]
+    targets = [2.0, -1.0, -3.0]
+    joint, loss = objective_gradient(code, terms, targets)
+    parts, total = term_gradients(code, terms, targets)
+    assert np.allclose(joint, parts.sum(axis=0), atol=1e-6) and loss == pytest.approx(total, rel=1e-5)
+    single, _ = term_gradients(code, [Term(toy_predictor, "acc", 1.0)], [2.0])
+    assert np.allclose(parts[0], 0.3 * single[0], atol=1e-7)
+    assert np.abs(joint).sum() > 0
+
+
+def test_winner_takes_all_moves_one_dimension_per_iteration(toy_predictor):
+    from unnas.search.ncp import Term, propagate
+
+    cs = code_space("darts")
+    terms = [Term(toy_predictor, "acc"), Term(toy_predictor, "madds", 0.5, -1)]
+    r = propagate(cs, cs.encode(cs.default()), terms, "wta", lr=3.0, iterations=9, project_every=0)
+    for before, after, rec in zip(r.codes, r.codes[1:], r.records[1:]):
+        changed = np.flatnonzero(before != after).tolist()
+        assert changed == [rec["moved"]]
+
+
+def test_propagation_in_the_nb101_space_ends_in_a_valid_spec():
+    from unnas.search.ncp import Term, propagate
+    from unnas.search.predictor import Normaliser, Predictor, PredictorNet
+
+    import torch
+
+    cs = code_space("nasbench101")
+    torch.manual_seed(0)
+    p = Predictor("nasbench101", ["acc"], PredictorNet(cs.dim, 1).eval(), Normaliser(["linear"], [0.0], [1.0]))
+    r = propagate(cs, cs.encode(cs.default()), [Term(p, "acc")], "continuous", iterations=30, project_every=10)
+    assert isinstance(r.arch, ModelSpec) and r.projected == [10, 20, 30][:len(r.projected)]
+    assert cs.project(cs.encode(r.arch)) == r.arch
+
+
+def test_search_strategy_ncp_cli_writes_the_run_directory(tmp_path, cli):
+    import json
+
+    from unnas.spaces.darts.genotype import load_genotype
+
+    study = _write_study(tmp_path / "study", tasks=("rotation", "jigsaw"))
+    assert cli("predictor", "fit", str(study), "--out", str(tmp_path / "p"), "--epochs", "3")[0] == 0
+    pt = str(tmp_path / "p" / "predictor.pt")
+    run = tmp_path / "run"
+    code, out, err = cli("search", "strategy=ncp", f"predictor={pt}", "metric=rotation,jigsaw", "weights=[1,0.5]",
+                         "mode=wta", "iterations=12", f"out_dir={run}", "start=darts_v2")
+    assert code == 0, err
+    assert "predicted rotation" in out
+    result = json.loads((run / "result.json").read_text())
+    assert [o["metric"] for o in result["objectives"]] == ["rotation", "jigsaw", "madds"]
+    assert result["mode"] == "wta" and result["iterations"] <= 12 and result["seconds"] < 60
+    genotype = load_genotype(run / "genotype.json")
+    codes = json.loads((run / "code.json").read_text())
+    assert codes["final"] == code_space("darts").encode(genotype).tolist()
+    assert codes["start"] == code_space("darts").encode(load_genotype("darts_v2")).tolist()
+    lines = (run / "trajectory.jsonl").read_text().splitlines()
+    assert len(lines) == result["iterations"] + 1 and "madds (lower)" in json.loads(lines[0])["predicted"]
+    assert (run / "trajectory.png").stat().st_size > 1000 and (run / "config.yaml").is_file()
+    for bad, message in ((f"predictor={tmp_path / 'none.pt'}", "does not exist"),
+                         ("metric=colorization", "no metric 'colorization'"),
+                         ("mode=sideways", "mode='sideways'"), ("weights=[1,2,3]", "weights has 3 values")):
+        args = ["search", "strategy=ncp", f"predictor={pt}", f"out_dir={tmp_path / 'bad'}"]
+        code, _, err = cli(*args[:2], *([bad] if bad.startswith("predictor=") else [args[2], bad]), args[3])
+        assert code == 2 and message in err and err.count("\n") == 1, err

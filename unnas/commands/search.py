@@ -37,6 +37,10 @@ def run(args) -> int:
     from unnas.config import SearchConfig, config_to_yaml, load_config, resolve_config_path
 
     config, overrides = split_config_args(args.args)
+    if "strategy=ncp" in overrides:  # predictor-based search has its own schema (unnas/config/ncp_schema.py)
+        from ._ncp import run_ncp
+
+        return run_ncp(config, overrides, args.print_config)
     if args.images:
         overrides = ["data.name=folder", f"data.root={args.images}"] + overrides
     path = resolve_config_path(config, "search") if config else None

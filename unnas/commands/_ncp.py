@@ -1,0 +1,27 @@
+"""``unnas search strategy=ncp predictor=PATH …``: the NCP branch of the search command (not a command itself)."""
+
+from __future__ import annotations
+
+
+def run_ncp(config: str | None, overrides: list[str], print_config: bool = False) -> int:
+    from unnas.config import config_to_yaml, load_config, resolve_config_path
+    from unnas.config.ncp_schema import NcpConfig
+
+    path = resolve_config_path(config, "search") if config else None
+    cfg = load_config(NcpConfig, path, overrides)
+    text = config_to_yaml(cfg)
+    if print_config:
+        print(text, end="")
+        return 0
+    from unnas.search.ncp import run_ncp as propagate_and_write
+
+    r = propagate_and_write(cfg, text)
+    print(f"unnas search: ncp ({r['mode']}) on {r['space']} codes, {r['iterations']} iterations, "
+          f"targets {'reached' if r['reached'] else 'not reached'}, {r['seconds']:.2f} s "
+          f"({r['cpu_seconds']:.2f} CPU s)")
+    width = max(len(m) for m in r["predicted_final"])
+    for m, v in r["predicted_final"].items():
+        print(f"  predicted {m:<{width}}  {r['predicted_start'][m]:.6g} -> {v:.6g}")
+    print(r["architecture"])
+    print(f"run directory: {cfg.out_dir}")
+    return 0

@@ -1,0 +1,50 @@
+"""Schema of ``unnas search strategy=ncp``: code propagation through fitted predictors (NCP).
+
+One objective per (predictor, metric) pair: ``predictor`` and ``metric`` are comma-separated
+lists, a single entry being shared by all (``predictor=p.pt metric=rotation,jigsaw`` propagates
+rotation and jigsaw jointly through one predictor). ``weights`` weigh the objectives (default 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from unnas.errors import ConfigError
+
+MODES = ("continuous", "wta")
+
+
+@dataclass
+class NcpConfig:
+    strategy: str = "ncp"
+    #: predictor.pt file(s) of `unnas predictor fit`, comma-separated for joint propagation.
+    predictor: str = ""
+    #: Metric(s) to raise, comma-separated (default: the predictor's first task metric).
+    metric: str = ""
+    #: One weight per objective (default: 1 each); the gradient is the weighted sum.
+    weights: List[float] = field(default_factory=list)
+    #: The predictor head to lower (targets p − 1); empty: no FLOPs term.
+    flops_metric: str = "madds"
+    #: continuous (every dimension moves) or wta (winner takes all: one dimension per iteration).
+    mode: str = "continuous"
+    #: λ of the FLOPs term.
+    lam: float = 0.5
+    lr: float = 3.0
+    iterations: int = 70
+    #: Project the code to the nearest valid architecture every N iterations (0: only at the end).
+    project_every: int = 10
+    #: Start architecture (a genotype/spec file or a published name); default: the space's default.
+    start: Optional[str] = None
+    out_dir: str = "runs/ncp"
+
+    def validate(self) -> None:
+        if self.strategy != "ncp":
+            raise ConfigError(f"strategy={self.strategy!r}: this schema is for strategy=ncp")
+        if not self.predictor:
+            raise ConfigError("strategy=ncp needs predictor=PATH (a predictor.pt of `unnas predictor fit`)")
+        if self.mode not in MODES:
+            raise ConfigError(f"mode={self.mode!r}; choose one of: {', '.join(MODES)}")
+        if self.iterations < 1 or self.project_every < 0 or not self.lr > 0 or self.lam < 0:
+            raise ConfigError(f"iterations >= 1, project_every >= 0, lr > 0 and lam >= 0 are needed; got "
+                              f"{self.iterations}, {self.project_every}, {self.lr}, {self.lam}")
