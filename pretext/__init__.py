@@ -13,7 +13,7 @@ from .base import IMAGENET_MEAN, IMAGENET_STD, Task, TaskNetwork, topk_accuracy
 from .registry import build_task, get_task_class, list_tasks, register_task, task_descriptions
 
 # Built-in tasks register themselves on import.
-from . import classification, colorization, jigsaw, rotation, segmentation  # noqa: E402,F401
+from . import autoencoding, classification, colorization, jigsaw, rotation, segmentation  # noqa: E402,F401
 
 __all__ = [
     "IMAGENET_MEAN", "IMAGENET_STD", "Task", "TaskNetwork", "topk_accuracy",

@@ -30,7 +30,7 @@ from .fingerprint import fingerprint
 from .results import finite_only
 
 #: Keys of the trainer's metrics used for ranking, in order of preference.
-METRIC_KEYS = ("top1", "miou")
+METRIC_KEYS = ("top1", "miou", "ssim")
 
 _READERS: dict[tuple, Any] = {}
 _MAX_READERS = 4
