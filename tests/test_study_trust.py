@@ -5,19 +5,13 @@ import json
 
 import pytest
 
+from test_study_cli import strict_json
 from test_study_plan import tiny_config, write_tiny_study
 
 from unnas.study.analysis import noise_ceiling, rank_correlation
 from unnas.study.plan import build_plan
 from unnas.study.report import CEILING_SENTENCE, ONE_SEED_SENTENCE
 from unnas.study.results import write_row
-
-
-def strict_json(text: str):
-    def refuse(name):
-        raise ValueError(f"non-strict JSON constant {name}")
-
-    return json.loads(text, parse_constant=refuse)
 
 
 def analyzed_study(tmp_path, cli, metric, **changes):
@@ -86,10 +80,14 @@ def test_noise_ceiling_of_two_seeds_matches_a_hand_computation_and_sits_beside_t
         lo, hi = cls[stat]["ci"]
         assert lo <= cls[stat]["value"] <= hi
     assert ceiling["rotation"]["spearman"]["value"] == pytest.approx(1.0)
+    rho = 31 / 35  # Spearman-Brown reliability of the two-seed mean 2ρ/(1+ρ), its square root
+    assert cls["perfect_proxy_rho"] == pytest.approx((2 * rho / (1 + rho)) ** 0.5)
+    assert ceiling["rotation"]["perfect_proxy_rho"] == pytest.approx(1.0)
 
     assert "## Noise ceiling (seed-to-seed agreement)" in text and CEILING_SENTENCE in text
     assert "No label-free task can be expected to beat the target's own seed-to-seed agreement" in text
-    assert "| classification | 6 | 1, 2 | 0.886 [" in text
+    line = next(line for line in text.splitlines() if line.startswith("| classification | 6 | 1, 2 | 0.886 ["))
+    assert line.endswith(f"| {(2 * rho / (1 + rho)) ** 0.5:.3f} |")
     row = next(line for line in text.splitlines() if line.startswith("| classification | rotation |"))
     assert "| 0.886 / 1.000 |" in row
     row = next(line for line in text.splitlines() if line.startswith("| classification | synflow |"))
@@ -124,4 +122,6 @@ def test_noise_ceiling_averages_seed_pairs_skips_incomplete_archs_and_constant_s
     flat = noise_ceiling(rows_of("cls", {1: [1, 2, 3, 4], 2: [2, 1, 3, 4], 3: [7, 7, 7, 7]}), n_boot=50)["cls"]
     assert flat["spearman"]["value"] == pytest.approx(0.8) and flat["pairs"][1]["spearman"] is None
     none = noise_ceiling(rows_of("cls", {1: [1, 2, 3], 2: [5, 5, 5]}), n_boot=50)["cls"]
-    assert none["spearman"] == {"value": None, "ci": [None, None]}
+    assert none["spearman"] == {"value": None, "ci": [None, None]} and none["perfect_proxy_rho"] is None
+    reversed_seeds = noise_ceiling(rows_of("cls", {1: [1, 2, 3], 2: [3, 2, 1]}), n_boot=50)["cls"]
+    assert reversed_seeds["spearman"]["value"] == pytest.approx(-1.0) and reversed_seeds["perfect_proxy_rho"] is None

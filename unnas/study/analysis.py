@@ -190,7 +190,8 @@ def noise_ceiling(rows: Iterable[dict], n_boot: int = 1000, seed: int = 0, level
     over seed pairs, and its CI comes from that mean per bootstrap resample (all pairs resample
     the same architectures). Pairs where one seed ranks nothing (constant) are left out of the mean.
     Returns ``{task: {"n", "seeds", "pairs": [{"seed_a", "seed_b", "spearman", "kendall"}],
-    "spearman": {"value", "ci"}, "kendall": {"value", "ci"}, "n_boot", "level"}}``.
+    "spearman": {"value", "ci"}, "kendall": {"value", "ci"}, "perfect_proxy_rho", "n_boot", "level"}}``
+    (see :func:`perfect_proxy_rho`).
     """
     out = {}
     for task, archs in sorted(per_seed(rows).items()):
@@ -213,8 +214,18 @@ def noise_ceiling(rows: Iterable[dict], n_boot: int = 1000, seed: int = 0, level
                 entry[stat] = {"value": value, "ci": _interval(np.mean([b[stat] for _, b in usable], axis=0), level)}
             else:
                 entry[stat] = {"value": None, "ci": [None, None]}
+        entry["perfect_proxy_rho"] = perfect_proxy_rho(entry["spearman"]["value"], len(seeds))
         out[task] = entry
     return out
+
+
+def perfect_proxy_rho(seed_rho: float | None, seeds: int) -> float | None:
+    """About the Spearman ρ a task would reach if it ranked architectures by their noise-free target
+    quality, against the target averaged over ``seeds`` seeds whose pairs agree ``seed_rho``: the square
+    root of the Spearman–Brown reliability k·ρ/(1 + (k − 1)·ρ) (classical attenuation). None for ρ ≤ 0."""
+    if seed_rho is None or seed_rho <= 0:
+        return None
+    return math.sqrt(seeds * seed_rho / (1 + (seeds - 1) * seed_rho))
 
 
 def n_to_halve_ci(n: int) -> int:
