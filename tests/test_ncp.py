@@ -290,3 +290,19 @@ def test_search_strategy_ncp_cli_writes_the_run_directory(tmp_path, cli):
         args = ["search", "strategy=ncp", f"predictor={pt}", f"out_dir={tmp_path / 'bad'}"]
         code, _, err = cli(*args[:2], *([bad] if bad.startswith("predictor=") else [args[2], bad]), args[3])
         assert code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_propagation_stops_at_a_fixed_point_of_the_projection():
+    import torch
+
+    from unnas.search.ncp import Term, propagate
+    from unnas.search.predictor import Normaliser, Predictor, PredictorNet
+
+    cs = code_space("darts")
+    net = PredictorNet(cs.dim, 1).eval()
+    with torch.no_grad():
+        for param in net.parameters():
+            param.zero_()  # a flat predictor: no gradient, the code never leaves its architecture
+    p = Predictor("darts", ["acc"], net, Normaliser(["linear"], [0.0], [1.0]))
+    r = propagate(cs, cs.encode(cs.default()), [Term(p, "acc")], "continuous", iterations=70, project_every=10)
+    assert r.stalled and not r.reached and len(r.records) == 11 and r.arch == cs.default()

@@ -17,7 +17,8 @@ def run_ncp(config: str | None, overrides: list[str], print_config: bool = False
 
     r = propagate_and_write(cfg, text)
     print(f"unnas search: ncp ({r['mode']}) on {r['space']} codes, {r['iterations']} iterations, "
-          f"targets {'reached' if r['reached'] else 'not reached'}, {r['seconds']:.2f} s "
+          f"targets {'reached' if r['reached'] else 'not reached'}"
+          f"{' (stalled: a projection gave back the previous architecture)' if r['stalled'] else ''}, {r['seconds']:.2f} s "
           f"({r['cpu_seconds']:.2f} CPU s)")
     width = max(len(m) for m in r["predicted_final"])
     for m, v in r["predicted_final"].items():

@@ -8,7 +8,8 @@ moves only the dimension with the best predicted accuracy gain per FLOPs change 
 per dimension comes from the FLOPs head's gradient, not a lookup table). Codes of one-hot spaces are
 projected to the nearest valid architecture every ``project_every`` iterations, as the paper does
 for NAS-Bench-201; the search stops when a projected code meets every target, or after
-``iterations``. Runs in seconds on a CPU.
+``iterations``, or when a projection gives back the architecture of the previous one (the
+propagation is deterministic, so it would only repeat that cycle). Runs in seconds on a CPU.
 """
 
 from __future__ import annotations
@@ -110,6 +111,8 @@ class Propagation:
     projected: list[int] = field(default_factory=list)
     targets: list[float] = field(default_factory=list)
     reached: bool = False
+    #: stopped because a projection gave back the previous projection's architecture (a fixed point)
+    stalled: bool = False
     arch: object = None
 
 
@@ -124,6 +127,7 @@ def propagate(cs, start: np.ndarray, terms: Sequence[Term], mode: str = "continu
         first = predictions(code, terms)
         out = Propagation(targets=[p + t.direction for p, t in zip(first, terms)])
         out.codes.append(code.copy())
+        last = cs.project(code)
         out.records.append({"iter": 0, "predicted": first, "loss": None, "projected": True,
                             "arch": cs.describe(cs.project(code))})
         for it in range(1, iterations + 1):
@@ -149,6 +153,12 @@ def propagate(cs, start: np.ndarray, terms: Sequence[Term], mode: str = "continu
             if project and reached(preds, terms, out.targets):
                 out.reached = True
                 break
+            if project:  # the same architecture as the last projection: the run is deterministic, so it cycles
+                arch = cs.project(code)
+                if arch == last:
+                    out.stalled = True
+                    break
+                last = arch
         out.arch = cs.project(code)
         return out
 
@@ -201,7 +211,7 @@ def run_ncp(cfg, config_text: str) -> dict:
     names = [f"{t.metric}{'' if t.direction > 0 else ' (lower)'}" for t in terms]
     summary = {
         "strategy": "ncp", "mode": cfg.mode, "space": cs.space, "iterations": len(result.records) - 1,
-        "reached": result.reached, "objectives": [{"predictor": str(cfg.predictor), "metric": t.metric,
+        "reached": result.reached, "stalled": result.stalled, "objectives": [{"predictor": str(cfg.predictor), "metric": t.metric,
                                                    "weight": t.weight, "direction": t.direction} for t in terms],
         "targets": dict(zip(names, result.targets)),
         "predicted_start": _predicted(terms, start), "predicted_final": _predicted(terms, final_code),
