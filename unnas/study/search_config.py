@@ -21,6 +21,8 @@ from unnas.config.study_schema import RANK_BY, RUNNERS, SETTINGS, SlurmConfig, S
 from unnas.errors import ConfigError
 
 KINDS = ("sample", "search")
+#: Networks the genotypes are trained in (cityscapes: the segmentation network, one reduction).
+SEARCH_SETTINGS = (*SETTINGS, "cityscapes")
 #: random_match: window (the sampler's ResNet-56 params/FLOPs window, as `unnas draw`) or none (any draw).
 RANDOM_MATCH = ("window", "none")
 
@@ -81,7 +83,7 @@ class SearchStudyConfig:
     def validate(self) -> None:
         """Checks that need no torch; task names, presets and recipes are checked at plan time."""
         choices = (("kind", self.kind, ("search",)), ("space", self.space, ("darts",)),
-                   ("runner", self.runner, RUNNERS), ("network.setting", self.network.setting, SETTINGS),
+                   ("runner", self.runner, RUNNERS), ("network.setting", self.network.setting, SEARCH_SETTINGS),
                    ("rank_by", self.rank_by, RANK_BY), ("random_match", self.random_match, RANDOM_MATCH))
         for key, value, allowed in choices:
             if value not in allowed:

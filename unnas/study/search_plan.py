@@ -57,13 +57,14 @@ def flatten(mapping: Mapping[str, Any], prefix: str = "") -> list[str]:
 
 
 def search_config(cfg, task: str, seed: int, out_dir: str | Path):
-    """The :class:`~unnas.config.SearchConfig` of one search: the preset ← ``search.overrides`` ←
-    ``search.task_overrides[task]`` ← the study's ``task_options[task]``, task, seed, run directory."""
+    """The :class:`~unnas.config.SearchConfig` of one search: the preset ← the study's ``task_options[task]``
+    ← ``search.overrides`` ← ``search.task_overrides[task]`` (a search may differ from the training,
+    e.g. no label smoothing) ← task, seed, run directory."""
     from unnas.config import SearchConfig, load_config, resolve_config_path
 
     preset = cfg.search.configs.get(task, cfg.search.config)
-    overrides = flatten(cfg.search.overrides) + flatten(cfg.search.task_overrides.get(task, {}))
-    overrides += flatten({"task_options": dict(cfg.task_options.get(task, {}))})
+    overrides = flatten({"task_options": dict(cfg.task_options.get(task, {}))})
+    overrides += flatten(cfg.search.overrides) + flatten(cfg.search.task_overrides.get(task, {}))
     overrides += [f"task={json.dumps(task)}", f"seed={int(seed)}", f"out_dir={json.dumps(str(out_dir))}",
                   "progress=false", f"device={json.dumps(cfg.device)}"]
     try:
