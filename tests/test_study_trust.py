@@ -37,7 +37,9 @@ def spread(task, i, seed):
 
 
 def test_few_architectures_are_warned_about_in_words_and_one_seed_gives_no_ceiling(tmp_path, cli):
-    _out, text, analysis = analyzed_study(tmp_path, cli, spread, count=12)
+    out, text, analysis = analyzed_study(tmp_path, cli, spread, count=12)
+    assert "Few architectures: all 3 correlations rest on only n = 12" in out  # on the console too
+    assert ONE_SEED_SENTENCE in out and "noise ceiling:" not in out
     assert analysis["small_n"]["threshold"] == 15
     pairs = analysis["small_n"]["pairs"]
     assert len(pairs) == 3 and {p["n"] for p in pairs} == {12} and {p["n_to_halve_ci"] for p in pairs} == {39}
@@ -68,7 +70,8 @@ def test_noise_ceiling_of_two_seeds_matches_a_hand_computation_and_sits_beside_t
             return float(i + 1 if seed == 1 else second[i])
         return {"rotation": float(i), "synflow": float(5 - i)}[task]  # rotation: both seeds agree exactly
 
-    _out, text, analysis = analyzed_study(tmp_path, cli, metric, count=6, seeds=[1, 2])
+    out, text, analysis = analyzed_study(tmp_path, cli, metric, count=6, seeds=[1, 2])
+    assert "noise ceiling: classification seed-to-seed Spearman ρ +0.886 [" in out and ONE_SEED_SENTENCE not in out
     ceiling = analysis["noise_ceiling"]
     assert set(ceiling) == {"classification", "rotation"}  # proxies run one seed
     cls = ceiling["classification"]

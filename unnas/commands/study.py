@@ -198,7 +198,8 @@ def format_correlations(result: dict) -> str:
 
 
 def cmd_analyze(cfg, args) -> int:
-    from unnas.study.report import constant_sentences, diverged_sentence, write_report
+    from unnas.study.report import (ONE_SEED_SENTENCE, constant_sentences, diverged_sentence, small_n_sentences,
+                                    write_report)
     from unnas.study.results import export_table, planned_job_ids, planned_ok_rows, read_rows
 
     plan = _plan(cfg)
@@ -213,10 +214,16 @@ def cmd_analyze(cfg, args) -> int:
                           title=f"Study {cfg.name}", diverged=diverged)
     print(f"study {cfg.name}: architectures per task: "
           + ", ".join(f"{t} {n}" for t, n in result["archs_per_task"].items()))
-    for line in [diverged_sentence(diverged)] + constant_sentences(result):
+    for line in [diverged_sentence(diverged)] + constant_sentences(result) + small_n_sentences(result):
         if line:
-            print(line)
+            print(line.replace("**", ""))
     print(format_correlations(result))
+    for task, entry in (result.get("noise_ceiling") or {}).items():
+        value, (low, high) = entry["spearman"]["value"], entry["spearman"]["ci"]
+        interval = "n/a" if value is None else f"{value:+.3f}" + ("" if low is None else f" [{low:+.3f}, {high:+.3f}]")
+        print(f"noise ceiling: {task} seed-to-seed Spearman ρ {interval} over {entry['n']} architectures")
+    if result.get("correlations") and not result.get("noise_ceiling"):
+        print(ONE_SEED_SENTENCE)
     print(f"report: {cfg.out_dir}/report.md (figures in {cfg.out_dir}/figures/)")
     return 0
 
