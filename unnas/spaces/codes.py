@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from unnas.errors import ConfigError
+import numpy as np
+
+from unnas.errors import ConfigError, GenotypeError
 
 ALIASES = {"nas_bench": "nasbench101", "nb101": "nasbench101"}
 
@@ -19,3 +21,13 @@ def code_space(space: str, nodes: int = 4):
 
         return NB101Code()
     raise ConfigError(f"space {space!r} has no architecture code; spaces with codes: darts, nasbench101")
+
+
+def check_code(code, dim: int, what: str) -> np.ndarray:
+    """``code`` as a float64 vector of ``dim`` finite values, or a one-line GenotypeError naming ``what``."""
+    c = np.asarray(code, dtype=np.float64)
+    if c.shape != (dim,):
+        raise GenotypeError(f"{what} has {dim} values, got shape {list(c.shape)}")
+    if not np.isfinite(c).all():
+        raise GenotypeError("the code holds NaN or Inf values")
+    return c

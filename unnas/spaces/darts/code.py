@@ -74,12 +74,9 @@ class DartsCode:
 
     # ------------------------------------------------------------------ code -> genotype
     def _check(self, code: Any) -> np.ndarray:
-        c = np.asarray(code, dtype=np.float64)
-        if c.shape != (self.dim,):
-            raise GenotypeError(f"a DARTS code ({self.nodes} nodes) has {self.dim} values, got shape {list(c.shape)}")
-        if not np.isfinite(c).all():
-            raise GenotypeError("the code holds NaN or Inf values")
-        return c
+        from unnas.spaces.codes import check_code
+
+        return check_code(code, self.dim, f"a DARTS code ({self.nodes} nodes)")
 
     def _choices(self, code: np.ndarray) -> list[int]:
         return [int(np.argmax(code[start:stop])) for _, start, stop, _ in self.groups]

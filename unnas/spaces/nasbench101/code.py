@@ -88,12 +88,9 @@ class NB101Code:
 
     # ------------------------------------------------------------------ code -> spec
     def _check(self, code: Any) -> np.ndarray:
-        c = np.asarray(code, dtype=np.float64)
-        if c.shape != (self.dim,):
-            raise GenotypeError(f"a NAS-Bench-101 code has {self.dim} values, got shape {list(c.shape)}")
-        if not np.isfinite(c).all():
-            raise GenotypeError("the code holds NaN or Inf values")
-        return c
+        from unnas.spaces.codes import check_code
+
+        return check_code(code, self.dim, "a NAS-Bench-101 code")
 
     def _op_block(self, c: np.ndarray) -> np.ndarray:
         return c[len(EDGES):].reshape(V - 2, len(AVAILABLE_OPS))
