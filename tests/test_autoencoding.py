@@ -141,3 +141,9 @@ def test_a_tiny_study_ranks_archs_by_ssim(tmp_path, cli):
     rows = [json.loads(line) for line in (tmp_path / "study" / "results.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and all(r["status"] == "ok" for r in rows)
     assert all(r["metric_name"] == "final test ssim" and -1.0 <= r["metric"] <= 1.0 for r in rows)
+
+
+def test_best_epoch_selection_ranks_autoencoding_by_ssim():
+    from unnas.engine.trainer import primary_metric
+
+    assert primary_metric({"l1": 0.2, "ssim": 0.4, "loss": 0.2}) == "ssim"

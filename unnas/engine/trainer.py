@@ -56,7 +56,7 @@ LOGS_PER_EPOCH = 10
 #: How the reported model is chosen: the last epoch's, or the best epoch on the per-epoch split.
 SELECTIONS = ("final", "best_epoch")
 #: Metrics that rank epochs (higher is better), in order of preference.
-PRIMARY_METRICS = ("top1", "miou")
+PRIMARY_METRICS = ("top1", "miou", "ssim")  # higher is better for each
 
 
 def primary_metric(metrics: dict[str, float]) -> str | None:
