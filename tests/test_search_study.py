@@ -8,8 +8,8 @@ import signal
 
 import pytest
 import yaml
-from test_idx_reader import fake_data, make_split
 from test_study_faults import start_driver, wait_for
+from test_study_plan import write_tiny_study
 
 from unnas.commands.study import load_study
 from unnas.errors import ConfigError
@@ -22,11 +22,8 @@ from unnas.study.search_queue import DependencyQueue, dependency_waves, slurm_de
 def write_search_study(tmp_path, **changes):
     """2 search tasks (rotation, jigsaw 2×2) × 1 seed on the demo photos, 2 random cells, 1 train seed of
     classification on 24 Fashion-MNIST-layout images; width 4, 2 cells, 1 epoch each."""
+    write_tiny_study(tmp_path)  # the sample study's Fashion-MNIST-layout folder (24 train, 8 test images)
     data = tmp_path / "fmnist"
-    if not data.is_dir():
-        data.mkdir()
-        make_split(data, "train", *fake_data(24, 0), compress=False)
-        make_split(data, "t10k", *fake_data(8, 1), compress=True)
     study = {
         "name": "tiny-search", "kind": "search", "search_tasks": ["rotation", "jigsaw"], "search_seeds": [1],
         "task_options": {"jigsaw": {"grid": 2}},
