@@ -48,6 +48,21 @@ def load(path, *overrides):
     return load_study(argparse.Namespace(args=[str(path), *overrides]))
 
 
+@pytest.mark.parametrize("preset, searches, trains", [
+    ("fashion_mnist_quick", 3 * 2, (6 + 4) * 2), ("imagenet", 4 * 3, 12 + 4), ("cityscapes", 4 * 3, 12 + 4)])
+def test_search_presets_plan(tmp_path, preset, searches, trains):
+    from conftest import REPO
+
+    cfg = load(REPO / "configs" / "study" / "search" / f"{preset}.yaml", "data.root=/data", f"out_dir={tmp_path}")
+    jobs = build_plan(cfg)["jobs"]
+    ids = {j["job_id"] for j in jobs if j["kind"] == "search"}
+    assert len(ids) == searches and sum(j["kind"] == "train" for j in jobs) == trains
+    assert all(j["task"] == cfg.target for j in jobs if j["kind"] == "train")
+    assert {j["depends_on"] for j in jobs if j.get("depends_on")} == ids  # every search's cell is trained
+    if preset != "fashion_mnist_quick":  # the paper's settings: the release's search presets per task
+        assert set(cfg.search.configs) == set(cfg.search_tasks) and len(cfg.search_tasks) == 4
+
+
 def test_plan_shape_dependencies_and_seeded_random_genotypes(tmp_path):
     path = write_search_study(tmp_path)
     cfg = load(path, "search_seeds=[1,2]", "train_seeds=[1,2]")
