@@ -49,6 +49,14 @@ def run(args) -> int:
     if args.print_config:
         print(text, end="")
         return 0
+    if cfg.strategy != "darts":  # black-box strategies (random | rea | ppo): unnas/search/blackbox.py
+        from unnas.search.blackbox import run_blackbox
+
+        result = run_blackbox(cfg, text)
+        print(f"best of {result['evaluations']} ({result['fitness']} {result['best']['fitness']:.4g}): "
+              f"{result['best_arch']}")
+        print(f"run directory: {cfg.out_dir}")
+        return 0
     from unnas.engine import distributed
     from unnas.search import DartsSearch
 

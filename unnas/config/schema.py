@@ -84,12 +84,84 @@ class OptimConfig:
 
 
 @dataclass
+class ArchConfig:
+    """Gradient search's relaxation and discretisation (unnas/search/relaxation.py); defaults = DARTS."""
+
+    #: softmax (DARTS) | gumbel (SNAS: Gumbel-softmax samples in every training forward)
+    relaxation: str = "softmax"
+    #: Gumbel temperature, annealed from tau_start to tau_end over the search (SNAS: 1 → 0.03).
+    tau_start: float = 1.0
+    tau_end: float = 0.03
+    #: exponential | linear
+    tau_schedule: str = "exponential"
+    #: Straight-through: one-hot samples forward, soft gradient backward.
+    hard: bool = False
+    #: Weight of the mean normalised entropy of softmax(α) added to the α loss (MTL-NAS; 0: off).
+    entropy_weight: float = 0.0
+    #: constant | linear (0 → entropy_weight over the search)
+    entropy_schedule: str = "constant"
+    #: argmax (DARTS) | sample (each edge's op drawn from softmax(α), inputs by edge strength)
+    discretization: str = "argmax"
+    discretization_seed: int = 0
+    #: Genotypes drawn into genotypes_sampled.json when discretization=sample.
+    samples: int = 10
+
+
+@dataclass
+class FitnessConfig:
+    """Black-box strategies' fitness (unnas/search/fitness.py): a study job on held-out training images."""
+
+    #: darts | nasbench101
+    space: str = "darts"
+    #: Task trained per candidate (any `unnas tasks` name), unless proxy is set.
+    task: str = "rotation"
+    #: Label-free proxy (synflow | naswot | jacob_cov) on one seeded batch instead of training.
+    proxy: Optional[str] = None
+    #: Study recipe fields for the task training (epochs, batch_size, lr, ...).
+    recipe: Dict[str, Any] = field(default_factory=dict)
+    #: Number of architectures evaluated.
+    budget: int = 50
+    train_images: int = 512
+    #: Held-out training images the fitness is measured on (never the test split).
+    holdout_images: int = 256
+    split_seed: int = 0
+    proxy_batch_size: int = 64
+    #: Study network settings (setting, width, cells, stem_width, num_stacks, modules_per_stack).
+    network: Dict[str, Any] = field(default_factory=lambda: {"width": 8, "cells": 5})
+
+
+@dataclass
+class ReaConfig:
+    population: int = 10
+    sample: int = 10
+
+
+@dataclass
+class PpoConfig:
+    """TransNAS-Bench-101's settings."""
+
+    lr: float = 0.01
+    lr_decay: float = 0.999
+    decay_every: int = 15
+    clip: float = 0.2
+    #: Decision steps collected before each update.
+    memory: int = 100
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    value_coef: float = 1.0
+    entropy_coef: float = 0.01
+    epochs: int = 4
+    hidden: int = 32
+
+
+@dataclass
 class SearchConfig:
     task: str = "rotation"
     task_options: Dict[str, Any] = field(default_factory=dict)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    arch: ArchConfig = field(default_factory=ArchConfig)
     seed: int = 1
     #: auto (CUDA when present), cpu, cuda, cuda:N
     device: str = "auto"
@@ -103,3 +175,8 @@ class SearchConfig:
     #: Batches of the α half evaluated at each epoch end (0: skip).
     eval_batches: int = 4
     progress: bool = True
+    #: darts (gradient search, above) | random | rea | ppo (black-box: fitness, rea, ppo groups)
+    strategy: str = "darts"
+    fitness: FitnessConfig = field(default_factory=FitnessConfig)
+    rea: ReaConfig = field(default_factory=ReaConfig)
+    ppo: PpoConfig = field(default_factory=PpoConfig)

@@ -1,0 +1,178 @@
+"""What every black-box strategy shares: the space, the fitness, the budget, history.jsonl and the run directory.
+
+Strategies (random_search, rea, ppo) only propose architectures through :meth:`BlackBoxRun.evaluate`.
+Each new architecture is one line of ``history.jsonl`` (rewritten atomically after each one). A
+resumed run replays its strategy from the same seed: every architecture already in the history
+gets its recorded fitness back without being evaluated again, so the replay follows the same path
+and continues where the killed run stopped. An architecture proposed twice in one run costs no
+budget the second time.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from unnas.errors import CheckpointError, ConfigError
+
+HISTORY = "history.jsonl"
+#: Proposals per unit of budget before a strategy that keeps re-proposing known architectures is stopped.
+MAX_PROPOSALS_PER_EVAL = 100
+
+
+def space_for(name: str, nodes: int = 4):
+    """The black-box view (sample/mutate/encode/decisions) of a space, by name."""
+    if name == "darts":
+        from unnas.spaces.darts.mutation import DartsSpace
+
+        return DartsSpace(nodes)
+    if name in ("nasbench101", "nb101"):
+        from unnas.spaces.nasbench101.mutation import NB101Space
+
+        return NB101Space()
+    raise ConfigError(f"fitness.space={name!r} is unknown; choose darts or nasbench101")
+
+
+def read_history(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    out = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise CheckpointError(f"{path}:{n} is not valid JSON; delete that line (or the file) to re-evaluate "
+                                      "from there") from None
+    return out
+
+
+class BlackBoxRun:
+    """Budgeted evaluation with a persistent history. ``evaluator(arch_json, seed) -> dict`` with at least
+    ``fitness`` (float or None for a failed architecture); ``out_dir=None`` keeps everything in memory."""
+
+    def __init__(self, space, evaluator: Callable[[Any, int], dict], budget: int, seed: int = 0,
+                 out_dir: str | Path | None = None, progress: bool = False):
+        if budget < 1:
+            raise ConfigError(f"fitness.budget must be at least 1, got {budget}")
+        self.space, self.evaluator, self.budget, self.seed = space, evaluator, budget, seed
+        self.out = None if out_dir is None else Path(out_dir)
+        self.records: list[dict] = []  # this run's evaluations, in order
+        self.known = {r["key"]: r for r in read_history(self.out / HISTORY)} if self.out else {}
+        self.resumed = len(self.known)
+        self.proposals = 0
+        self.progress = progress
+
+    @property
+    def done(self) -> bool:
+        return len(self.records) >= self.budget or self.proposals >= self.budget * MAX_PROPOSALS_PER_EVAL
+
+    def evaluate(self, arch) -> float | None:
+        """Fitness of ``arch`` (None: failed); evaluates it only if no earlier evaluation of it exists."""
+        self.proposals += 1
+        key = self.space.key(arch)
+        seen = {r["key"] for r in self.records}
+        if key in seen or self.done:
+            return next(r["fitness"] for r in self.records if r["key"] == key) if key in seen else None
+        record = self.known.get(key)
+        if record is None:
+            result = self.evaluator(self.space.to_json(arch), self.seed)
+            record = {"index": len(self.records), "key": key, "arch": self.space.to_json(arch),
+                      **{k: result.get(k) for k in ("fitness", "params", "flops", "seconds", "status", "error")}}
+            self.known[key] = record
+            self._write_history(record)
+        self.records.append(record)
+        self._tick(record)
+        return record["fitness"]
+
+    def _write_history(self, record: dict) -> None:
+        if self.out is None:
+            return
+        from unnas.engine.atomic import atomic_write_text
+
+        ordered = list(self.records) + [record]
+        rest = [r for r in self.known.values() if r["key"] not in {o["key"] for o in ordered}]
+        atomic_write_text(self.out / HISTORY, "".join(json.dumps(r, allow_nan=False) + "\n" for r in rest + ordered))
+
+    def _tick(self, record: dict) -> None:
+        if not self.progress:
+            return
+        best = self.best()
+        f = record["fitness"]
+        print(f"\r[{len(self.records)}/{self.budget}] fitness {'failed' if f is None else f'{f:.4g}'}  best "
+              f"{'-' if best is None else format(best['fitness'], '.4g')}", end="", file=sys.stderr, flush=True)
+
+    def best(self) -> dict | None:
+        scored = [r for r in self.records if r["fitness"] is not None]
+        return max(scored, key=lambda r: r["fitness"]) if scored else None
+
+
+def score(f: float | None) -> float:
+    """Fitness for comparisons: a failed architecture loses to every scored one."""
+    return -np.inf if f is None else f
+
+
+def write_results(run: BlackBoxRun, summary: dict) -> dict:
+    """Best architecture file, history.png and result.json in the run directory."""
+    from unnas.engine.atomic import atomic_savefig, atomic_write_json
+
+    best = run.best()
+    if best is None:
+        raise ConfigError(f"all {len(run.records)} evaluated architectures failed (first error: "
+                          f"{run.records[0]['error'] if run.records else '-'}); see {run.out / HISTORY}")
+    atomic_write_json(run.out / run.space.arch_file, best["arch"])
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = np.arange(1, len(run.records) + 1)
+    ys = np.array([np.nan if r["fitness"] is None else r["fitness"] for r in run.records], dtype=float)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.scatter(xs, ys, s=10, label="evaluated")
+    ax.plot(xs, np.fmax.accumulate(np.where(np.isnan(ys), -np.inf, ys)), color="C1", label="best so far")
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel(summary.get("fitness", "fitness"))
+    ax.legend()
+    fig.tight_layout()
+    atomic_savefig(run.out / "history.png", fig, dpi=100)
+    plt.close(fig)
+    out = {**summary, "evaluations": len(run.records), "resumed_from": run.resumed,
+           "best": {k: best[k] for k in ("index", "fitness", "params", "flops")}, "best_arch": best["arch"],
+           "seconds": round(sum(r["seconds"] or 0 for r in run.records), 3)}
+    atomic_write_json(run.out / "result.json", out)
+    return out
+
+
+def strategies() -> dict[str, Callable]:
+    from .ppo import ppo_search
+    from .random_search import random_search
+    from .rea import rea_search
+
+    return {"random": random_search, "rea": rea_search, "ppo": ppo_search}
+
+
+def run_blackbox(cfg, config_text: str) -> dict:
+    """``unnas search strategy=random|rea|ppo``: run (or resume) the search and write the run directory."""
+    from unnas.engine.atomic import atomic_write_text
+    from unnas.engine.lock import DirLock
+
+    from .fitness import Fitness
+
+    table = strategies()
+    if cfg.strategy not in table:
+        raise ConfigError(f"strategy={cfg.strategy!r} is unknown; choose darts, ncp, {', '.join(table)}")
+    space = space_for(cfg.fitness.space, cfg.model.nodes)
+    fitness = Fitness(cfg)
+    with DirLock(cfg.out_dir):
+        atomic_write_text(Path(cfg.out_dir) / "config.yaml", config_text)
+        run = BlackBoxRun(space, fitness, cfg.fitness.budget, cfg.seed, cfg.out_dir, cfg.progress)
+        table[cfg.strategy](run, np.random.default_rng(cfg.seed), cfg)
+        if cfg.progress:
+            print(file=sys.stderr)
+        return write_results(run, {"strategy": cfg.strategy, "space": space.space, "fitness": fitness.name,
+                                   "seed": cfg.seed, "budget": cfg.fitness.budget})
