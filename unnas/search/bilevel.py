@@ -32,8 +32,11 @@ class BilevelStep:
 
     def __init__(self, model: nn.Module, loss: Callable[[Tensor, Tensor], Tensor], optim: OptimConfig, *,
                  forward: Callable[[Tensor], Tensor] | None = None, targeted: bool = True,
-                 capturable: bool = False, fused: bool | None = None, foreach: bool | None = None):
+                 capturable: bool = False, fused: bool | None = None, foreach: bool | None = None,
+                 regulariser: Callable[[], Tensor | None] | None = None):
         self.model = model
+        # Extra α-loss term (the relaxation's entropy penalty); None or a None result: nothing added.
+        self.regulariser = regulariser
         self.forward = forward or model
         self.loss = loss
         self.grad_clip = optim.grad_clip
@@ -54,7 +57,8 @@ class BilevelStep:
     def arch_step(self, inputs: Tensor, targets: Tensor) -> Tensor:
         self.a_opt.zero_grad(set_to_none=True)
         loss = self.loss(self.forward(inputs), targets)
-        self._backward(loss, self.a_params)
+        extra = self.regulariser() if self.regulariser is not None else None
+        self._backward(loss if extra is None else loss + extra, self.a_params)
         self.a_opt.step()
         return loss.detach()
 

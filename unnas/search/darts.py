@@ -38,6 +38,7 @@ from unnas.engine.task_setup import build_task_for_data
 from unnas.errors import CheckpointError, ConfigError, DataError, TaskError, UnnasError, one_line
 from unnas.search import alpha_stats
 from unnas.search.bilevel import BilevelStep
+from unnas.search.relaxation import Relaxation, validate_arch
 from unnas.spaces.darts.genotype import Genotype
 from unnas.spaces.darts.fast_supernet import FastSupernet
 from unnas.spaces.darts.supernet import STEMS, REDUCTIONS, Supernet
@@ -201,8 +202,15 @@ class DartsSearch:
                 self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
                 self.trunk = self.model.trunk
             self.train_model = DistributedDataParallel(self.model, device_ids=ids)
+        # α → op weights (softmax or Gumbel) and the entropy term; Gumbel noise from its own generator.
+        validate_arch(cfg.arch)
+        self.gumbel_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 15485863)
+        self.relax = Relaxation(cfg.arch, self.gumbel_gen)
+        self.trunk.op_weights = self.relax
+        trainable_alphas = [p for p in self.trunk.arch_parameters() if p.requires_grad]
         self.step = BilevelStep(self.model, self.task.loss, cfg.optim, forward=self.train_model,
-                                targeted=not self.dist.enabled)
+                                targeted=not self.dist.enabled,
+                                regulariser=lambda: self.relax.penalty(trainable_alphas))
         self.w_opt, self.a_opt = self.step.w_opt, self.step.a_opt
         # The task's own randomness (jigsaw permutations, grayscale draws) lives on the device.
         self.task_gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
@@ -230,7 +238,7 @@ class DartsSearch:
             "epoch": self.epoch,
             "iteration": self.iteration,
             "a_stream": self.a_stream.state(),
-            "rng": capture_rng({"task": self.task_gen}),
+            "rng": capture_rng(self._generators()),
             "elapsed": self.elapsed,
             "history": self.history,
             "step": self.global_step,
@@ -255,10 +263,17 @@ class DartsSearch:
         self.a_opt.load_state_dict(state["a_opt"])
         self.epoch, self.iteration = state["epoch"], state["iteration"]
         self.a_stream.load_state(state["a_stream"])
-        restore_rng(state["rng"], {"task": self.task_gen})
+        restore_rng(state["rng"], self._generators())
         self.elapsed = state["elapsed"]
         self.history = state["history"]
         self.task.load_state_dict(state.get("task") or {})
+
+    def _generators(self) -> dict[str, torch.Generator]:
+        # the Gumbel generator only when it draws, so default checkpoints stay as they were
+        gens = {"task": self.task_gen}
+        if self.cfg.arch.relaxation == "gumbel":
+            gens["gumbel"] = self.gumbel_gen
+        return gens
 
     def _check_resumable(self, state: dict[str, Any] | None) -> None:
         """The data a checkpoint was made on must still be there: a changed file set would silently
@@ -417,6 +432,7 @@ class DartsSearch:
         t_last = t_window
         while self.iteration < self.iters_per_epoch:
             batch = self.w_stream.next(wrap=False)
+            self.relax.progress = (self.epoch + self.iteration / self.iters_per_epoch) / o.epochs
             if self.epoch + self.iteration / self.iters_per_epoch >= o.arch_start_epoch:
                 self.guard.observe(self.arch_step())
             loss, metrics, n_inputs = self.weight_step(batch)
@@ -440,15 +456,20 @@ class DartsSearch:
                     **{k: float(torch.stack(v).mean()) for k, v in window_metrics.items()},
                     "img_per_s": window_images / dt, "inputs_per_s": window_inputs / dt,
                     "wall_clock_s": round(self.elapsed, 3),
+                    **self._tau_field(),
                 }
                 self.log(record)
                 bar.set_postfix(loss=f"{record['loss']:.3f}", img_s=f"{record['img_per_s']:.1f}",
-                                **_alpha_postfix(alpha_stats.cell_stats(self.trunk.alpha_weights())))
+                                **_alpha_postfix(alpha_stats.cell_stats(self.trunk.alpha_weights())),
+                                **{k: f"{v:.3g}" for k, v in self._tau_field().items()})
                 window_loss, window_inputs, window_images, window_metrics = [], 0, 0, {}
                 t_window = time.perf_counter()
             if self.iteration % cfg.checkpoint_every == 0 and self.iteration < self.iters_per_epoch:
                 self.save_checkpoint()
         self._end_epoch()
+
+    def _tau_field(self) -> dict[str, float]:
+        return {"tau": self.relax.tau} if self.cfg.arch.relaxation == "gumbel" else {}
 
     def _end_epoch(self) -> None:
         self.check_finite()  # no genotype, α or checkpoint from a diverged state
@@ -465,7 +486,7 @@ class DartsSearch:
             "event": "epoch_end", "step": self.global_step, "epoch": self.epoch,
             "genotype": genotype.to_dict(), "genotype_str": str(genotype),
             "eval": evaluation, "alpha": {k: v.numpy().round(5).tolist() for k, v in alphas.items()},
-            "alpha_stats": stats, "wall_clock_s": round(self.elapsed, 3),
+            "alpha_stats": stats, "wall_clock_s": round(self.elapsed, 3), **self._tau_field(),
         }
         self.history.append({"epoch": self.epoch, "genotype": genotype.to_dict(), "eval": evaluation})
         if not distributed.replicas_identical(self.trunk.arch_parameters(), self.dist):

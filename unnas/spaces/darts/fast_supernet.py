@@ -249,7 +249,7 @@ class FastSupernet(SupernetBase):
         self.load_from_reference(Supernet(**self.config))
 
     def _mixes(self, alpha: Tensor) -> list[_GroupMix]:
-        wt = F.softmax(alpha, dim=-1).index_select(0, self._edge_order).t()
+        wt = self.op_weights(alpha, self.training).index_select(0, self._edge_order).t()
         sizes = [len(src) * len(tgt) for src, tgt in self._groups]
         return [_GroupMix(part, len(src), len(tgt)) for part, (src, tgt) in zip(wt.split(sizes, dim=1), self._groups)]
 

@@ -93,6 +93,11 @@ def cell_layout(cells: int, reductions: str, stem: str, c_stem: int, width: int,
     return plan
 
 
+def softmax_weights(alpha: Tensor, training: bool = True) -> Tensor:
+    """DARTS's deterministic relaxation: every supernet's op weights unless told otherwise."""
+    return F.softmax(alpha, dim=-1)
+
+
 class SupernetBase(nn.Module):
     """What the search loop needs from any supernet implementation: α per cell type and what it derives.
 
@@ -101,6 +106,9 @@ class SupernetBase(nn.Module):
     """
 
     nodes: int
+    #: α (edges × ops) and training flag → op weights; a search swaps in its relaxation
+    #: (unnas/search/relaxation.py), the supernet itself never looks at the config.
+    op_weights = staticmethod(softmax_weights)
 
     def _init_alphas(self) -> None:
         e = num_edges(self.nodes)
@@ -141,8 +149,9 @@ class Supernet(SupernetBase):
         self._init_alphas()
 
     def forward(self, x: Tensor) -> Tensor:
-        w_normal = F.softmax(self.alpha_normal, dim=-1)
-        w_reduce = F.softmax(self.alpha_reduce, dim=-1)
+        kinds = {cell.reduction for cell in self.cells}
+        w_normal = self.op_weights(self.alpha_normal, self.training) if False in kinds else None
+        w_reduce = self.op_weights(self.alpha_reduce, self.training) if True in kinds else None
         s0 = self.stem0(x)
         s1 = self.stem1(s0) if self.stem1 is not None else s0
         for cell in self.cells:

@@ -1,0 +1,82 @@
+"""Relaxation (softmax | Gumbel), temperature schedule, entropy term, and today's default left bit-identical."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import tiny_search_overrides
+from unnas.config.loader import load_config
+from unnas.config.schema import ArchConfig, SearchConfig
+from unnas.errors import ConfigError
+from unnas.search.darts import DartsSearch
+from unnas.search.relaxation import Relaxation, gumbel_weights, mean_entropy, tau_at, validate_arch
+
+TRACE = Path(__file__).parent / "data" / "alpha_trace_default.json"
+
+
+def test_gumbel_weights_match_a_hand_computation():
+    alpha = torch.tensor([[0.5, -1.0, 2.0]])
+    u = torch.rand((1, 3), generator=torch.Generator().manual_seed(3))
+    tau = 0.7
+    logits = [(a - math.log(-math.log(x))) / tau for a, x in zip(alpha[0].tolist(), u[0].tolist())]
+    z = sum(math.exp(v) for v in logits)
+    expected = [math.exp(v) / z for v in logits]
+    got = gumbel_weights(alpha, tau, torch.Generator().manual_seed(3))
+    assert got[0].tolist() == pytest.approx(expected, rel=1e-5)
+    hard = gumbel_weights(alpha.requires_grad_(), tau, torch.Generator().manual_seed(3), hard=True)
+    assert hard[0].tolist() == [1.0 if i == max(range(3), key=expected.__getitem__) else 0.0 for i in range(3)]
+    hard[0, 2].backward()  # straight-through: the soft sample's gradient reaches α
+    assert alpha.grad.abs().sum() > 0
+
+
+def test_tau_schedules():
+    exp = ArchConfig(relaxation="gumbel", tau_start=1.0, tau_end=0.01)
+    assert tau_at(exp, 0.0) == 1.0 and tau_at(exp, 0.5) == pytest.approx(0.1) and tau_at(exp, 1.0) == pytest.approx(0.01)
+    lin = ArchConfig(relaxation="gumbel", tau_start=2.0, tau_end=1.0, tau_schedule="linear")
+    assert tau_at(lin, 0.25) == pytest.approx(1.75) and tau_at(lin, 3.0) == pytest.approx(1.0)
+    relax = Relaxation(lin)
+    relax.progress = 0.5
+    assert relax.tau == pytest.approx(1.5)
+    # evaluation: plain softmax, no noise
+    assert torch.equal(Relaxation(ArchConfig(relaxation="gumbel"))(torch.zeros(2, 3), training=False),
+                       torch.full((2, 3), 1 / 3))
+
+
+def test_entropy_value_and_gradient_on_two_edges():
+    a = torch.tensor([[0.0, 0.0], [math.log(3.0), 0.0]], requires_grad=True)
+    h = mean_entropy([a])
+    # edge 1: uniform (normalised entropy 1); edge 2: p = (3/4, 1/4)
+    h2 = -(0.75 * math.log(0.75) + 0.25 * math.log(0.25)) / math.log(2)
+    assert float(h.detach()) == pytest.approx((1 + h2) / 2, rel=1e-6)
+    h.backward()
+    assert a.grad[0].abs().max() < 1e-7  # uniform is a stationary point
+    # dH/dα₀ for p = σ(α₀ - α₁): -p(1-p)·log(p/(1-p)) / log 2, halved by the mean over edges
+    p = 0.75
+    g = -p * (1 - p) * math.log(p / (1 - p)) / math.log(2) / 2
+    assert a.grad[1].tolist() == pytest.approx([g, -g], rel=1e-5)
+    penalty = Relaxation(ArchConfig(entropy_weight=0.5, entropy_schedule="linear"))
+    penalty.progress = 0.5
+    assert float(penalty.penalty([a]).detach()) == pytest.approx(0.25 * float(h.detach()))
+    assert Relaxation(ArchConfig()).penalty([a]) is None
+
+
+def test_bad_arch_values_are_config_errors():
+    with pytest.raises(ConfigError, match="arch.relaxation"):
+        validate_arch(ArchConfig(relaxation="concrete"))
+    with pytest.raises(ConfigError, match="arch.tau_start"):
+        validate_arch(ArchConfig(tau_start=0.0))
+
+
+@pytest.mark.parametrize("impl", ["fast", "reference"])
+def test_default_search_is_bit_identical_to_before(tmp_path, impl):
+    trace = json.loads(TRACE.read_text())[impl]
+    s = DartsSearch(load_config(SearchConfig, None, tiny_search_overrides(
+        tmp_path / "run", **{"optim.epochs": 1, "optim.iters_per_epoch": 3, "model.impl": impl})))
+    s.run()
+    assert s.trunk.alpha_normal.detach().flatten().tolist() == trace["normal"]
+    assert s.trunk.alpha_reduce.detach().flatten().tolist() == trace["reduce"]

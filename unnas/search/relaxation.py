@@ -1,0 +1,111 @@
+"""α → op weights for gradient search: DARTS softmax or SNAS Gumbel-softmax, plus the entropy term.
+
+One place for the relaxation so that both supernets stay config-free: they call whatever
+``op_weights`` callable they hold (softmax by default, a :class:`Relaxation` during a search,
+fixed one-hot weights when the discrete child is measured).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from unnas.config.schema import ArchConfig
+from unnas.errors import ConfigError
+from unnas.spaces.darts.supernet import softmax_weights
+
+
+def validate_arch(arch: ArchConfig) -> None:
+    """One-line ConfigErrors for arch.* values the search cannot use."""
+    choices = {"relaxation": ("softmax", "gumbel"), "tau_schedule": ("exponential", "linear"),
+               "entropy_schedule": ("constant", "linear"), "discretization": ("argmax", "sample")}
+    for key, allowed in choices.items():
+        if getattr(arch, key) not in allowed:
+            raise ConfigError(f"arch.{key}={getattr(arch, key)!r} is not one of {', '.join(allowed)}; pick one of them")
+    if not (arch.tau_start > 0 and arch.tau_end > 0):
+        raise ConfigError(f"arch.tau_start={arch.tau_start} and arch.tau_end={arch.tau_end} must both be > 0; "
+                          "set positive temperatures")
+    if not arch.entropy_weight >= 0:
+        raise ConfigError(f"arch.entropy_weight={arch.entropy_weight} must be >= 0 (0 turns it off)")
+    if arch.samples < 1:
+        raise ConfigError(f"arch.samples={arch.samples} must be >= 1; set how many genotypes to draw")
+
+
+def tau_at(arch: ArchConfig, progress: float) -> float:
+    """Gumbel temperature at ``progress`` ∈ [0, 1] of the search (exponential or linear anneal)."""
+    p = min(max(progress, 0.0), 1.0)
+    if arch.tau_schedule == "exponential":
+        return arch.tau_start * (arch.tau_end / arch.tau_start) ** p
+    return arch.tau_start + (arch.tau_end - arch.tau_start) * p
+
+
+def entropy_weight_at(arch: ArchConfig, progress: float) -> float:
+    """constant: entropy_weight throughout; linear: ramps from 0 to entropy_weight."""
+    if arch.entropy_schedule == "linear":
+        return arch.entropy_weight * min(max(progress, 0.0), 1.0)
+    return arch.entropy_weight
+
+
+def gumbel_weights(alpha: Tensor, tau: float, generator: torch.Generator | None, hard: bool = False) -> Tensor:
+    """softmax((α + g) / τ) with g = -log(-log u), u ~ U(0, 1) from ``generator``.
+
+    ``hard``: one-hot of the sample in the forward pass, the soft sample's gradient (straight-through).
+    """
+    u = torch.rand(alpha.shape, generator=generator, device=alpha.device, dtype=alpha.dtype)
+    tiny = torch.finfo(alpha.dtype).tiny
+    g = -torch.log((-torch.log(u.clamp_min(tiny))).clamp_min(tiny))
+    soft = F.softmax((alpha + g) / tau, dim=-1)
+    if not hard:
+        return soft
+    one_hot = F.one_hot(soft.argmax(dim=-1), alpha.shape[-1]).to(soft.dtype)
+    return one_hot - soft.detach() + soft
+
+
+def mean_entropy(alphas: list[Tensor]) -> Tensor:
+    """Mean over edges of the entropy of softmax(α), normalised by log(#ops) into [0, 1]."""
+    rows = torch.cat([a.reshape(-1, a.shape[-1]) for a in alphas])
+    logp = F.log_softmax(rows, dim=-1)
+    return -(logp.exp() * logp).sum(dim=-1).mean() / math.log(rows.shape[-1])
+
+
+class Relaxation:
+    """The search's op-weight callable; ``progress`` (fraction of the search done) is set by the loop.
+
+    Gumbel noise only in training mode: evaluation and the discretisation gap use softmax(α).
+    """
+
+    def __init__(self, arch: ArchConfig, generator: torch.Generator | None = None):
+        self.arch = arch
+        self.generator = generator
+        self.progress = 0.0
+
+    @property
+    def tau(self) -> float:
+        return tau_at(self.arch, self.progress)
+
+    def __call__(self, alpha: Tensor, training: bool = True) -> Tensor:
+        if self.arch.relaxation == "gumbel" and training:
+            return gumbel_weights(alpha, self.tau, self.generator, self.arch.hard)
+        return softmax_weights(alpha)
+
+    def penalty(self, alphas: list[Tensor]) -> Tensor | None:
+        """entropy_weight(progress) · mean entropy of the trainable α, or None when the weight is 0."""
+        w = entropy_weight_at(self.arch, self.progress)
+        if w == 0:
+            return None
+        return w * mean_entropy(alphas)
+
+
+def fixed_weights(pairs: list[tuple[Tensor, Tensor]]):
+    """An op-weight callable giving fixed weights for each α tensor (e.g. one-hot of a genotype)."""
+
+    def call(alpha: Tensor, training: bool = True) -> Tensor:
+        for a, w in pairs:
+            if a is alpha:
+                return w.to(alpha.device, alpha.dtype)
+        raise KeyError("no fixed weights for this α")
+
+    return call
