@@ -80,3 +80,48 @@ def test_default_search_is_bit_identical_to_before(tmp_path, impl):
     s.run()
     assert s.trunk.alpha_normal.detach().flatten().tolist() == trace["normal"]
     assert s.trunk.alpha_reduce.detach().flatten().tolist() == trace["reduce"]
+
+
+def test_sampled_genotypes_are_reproducible_and_valid():
+    from unnas.spaces.darts.genotype import Genotype, sample_genotypes
+
+    g = torch.Generator().manual_seed(0)
+    a_n, a_r = (torch.randn(14, 8, generator=g).numpy() for _ in range(2))
+    first = sample_genotypes(a_n, a_r, 4, 20, seed=5)
+    assert [x.to_dict() for x in first] == [x.to_dict() for x in sample_genotypes(a_n, a_r, 4, 20, seed=5)]
+    assert len({str(x) for x in first}) > 1  # they are draws, not one argmax repeated
+    for x in first:
+        Genotype.from_obj(x.to_dict())  # validated on construction
+        for cell in (x.normal, x.reduce):
+            assert all(op != "none" for op, _ in cell)
+            assert all(cell[2 * i][1] != cell[2 * i + 1][1] for i in range(4))  # two distinct inputs per node
+
+
+def test_gumbel_search_with_sampling_writes_its_outputs(tmp_path):
+    out = tmp_path / "run"
+    s = DartsSearch(load_config(SearchConfig, None, tiny_search_overrides(out, **{
+        "optim.epochs": 2, "optim.iters_per_epoch": 2, "arch.relaxation": "gumbel", "arch.hard": True,
+        "arch.discretization": "sample", "arch.samples": 3, "arch.entropy_weight": 0.1})))
+    s.run()
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    taus = [r["tau"] for r in records if r.get("event") == "epoch_end"]
+    assert len(taus) == 2 and 1.0 > taus[0] > taus[1] >= 0.03
+    assert len(json.loads((out / "genotypes_sampled.json").read_text())["genotypes"]) == 3
+    result = json.loads((out / "result.json").read_text())
+    assert set(result["discretization_gap"]["child_minus_supernet"]) >= {"loss"}
+    assert (out / "alphas_hist.png").read_bytes()[:4] == b"\x89PNG"
+    assert "gumbel" in torch.load(out / "checkpoints" / "last.pt", weights_only=False)["rng"]["generators"]
+
+
+def test_entropy_penalty_sharpens_alpha(tmp_path):
+    """At this budget (6 iterations, arch_lr 0.1) the penalty gives a larger mean max weight; the
+    discretisation gap is NOT smaller here (measured: loss gap +0.052 with vs -0.022 without)."""
+    from unnas.search import alpha_stats
+
+    sharp = {}
+    for w in (0.0, 30.0):
+        s = DartsSearch(load_config(SearchConfig, None, tiny_search_overrides(tmp_path / f"w{w}", **{
+            "optim.epochs": 1, "optim.iters_per_epoch": 6, "optim.arch_lr": 0.1, "arch.entropy_weight": w})))
+        s.run()
+        sharp[w] = alpha_stats.cell_stats(s.trunk.alpha_weights())["reduce"]["sharpness"]
+    assert sharp[30.0] > sharp[0.0] + 0.003

@@ -264,3 +264,33 @@ def derive_genotype(alpha_normal, alpha_reduce, nodes: int = 4) -> Genotype:
         derive_cell(softmax(alpha_normal), nodes), concat,
         derive_cell(softmax(alpha_reduce), nodes), concat,
     )
+
+
+def sample_cell(weights: np.ndarray | Iterable, nodes: int, rng: np.random.Generator,
+                primitives: Sequence[str] = PRIMITIVES, keep: int = 2) -> list[Pair]:
+    """SNAS-style stochastic discretisation: per node draw ``keep`` distinct inputs with
+    probability ∝ edge strength (strongest non-`none` weight), then each edge's op from its
+    non-`none` weights renormalised (`none` is never drawn)."""
+    w = np.asarray(weights, dtype=np.float64)
+    n_edges = sum(i + 2 for i in range(nodes))
+    if w.shape != (n_edges, len(primitives)):
+        raise GenotypeError(f"α has shape {w.shape}, expected ({n_edges}, {len(primitives)})")
+    ops = [k for k, name in enumerate(primitives) if name != "none"]
+    pairs: list[Pair] = []
+    start = 0
+    for i in range(nodes):
+        rows = w[start:start + i + 2][:, ops]
+        strength = rows.max(axis=1)
+        chosen = rng.choice(i + 2, size=keep, replace=False, p=strength / strength.sum())
+        for j in sorted(int(c) for c in chosen):
+            pairs.append((primitives[ops[int(rng.choice(len(ops), p=rows[j] / rows[j].sum()))]], j))
+        start += i + 2
+    return pairs
+
+
+def sample_genotypes(alpha_normal, alpha_reduce, nodes: int, n: int, seed: int) -> list[Genotype]:
+    """``n`` genotypes drawn from softmax(α) with a seeded generator (same seed, same draws)."""
+    rng = np.random.default_rng(seed)
+    concat = list(range(2, nodes + 2))
+    pn, pr = softmax(alpha_normal), softmax(alpha_reduce)
+    return [Genotype(sample_cell(pn, nodes, rng), concat, sample_cell(pr, nodes, rng), concat) for _ in range(n)]
