@@ -227,15 +227,20 @@ def edge_sources(nodes: int) -> list[int]:
     return [j for i in range(nodes) for j in range(i + 2)]
 
 
-def derive_cell(weights: np.ndarray | Iterable, nodes: int = 4, primitives: Sequence[str] = PRIMITIVES,
-                keep: int = 2) -> list[Pair]:
-    """The DARTS rule: per node keep the ``keep`` incoming edges whose strongest non-`none` op
-    weight is largest, and on each the argmax non-`none` op. Strongest edge first."""
+def _checked_weights(weights, nodes: int, primitives: Sequence[str]) -> tuple[np.ndarray, list[int]]:
+    """(edges × ops) float64 weights after a shape check, and the indices of the non-`none` ops."""
     w = np.asarray(weights, dtype=np.float64)
     n_edges = sum(i + 2 for i in range(nodes))
     if w.shape != (n_edges, len(primitives)):
         raise GenotypeError(f"α has shape {w.shape}, expected ({n_edges}, {len(primitives)})")
-    ops = [k for k, name in enumerate(primitives) if name != "none"]
+    return w, [k for k, name in enumerate(primitives) if name != "none"]
+
+
+def derive_cell(weights: np.ndarray | Iterable, nodes: int = 4, primitives: Sequence[str] = PRIMITIVES,
+                keep: int = 2) -> list[Pair]:
+    """The DARTS rule: per node keep the ``keep`` incoming edges whose strongest non-`none` op
+    weight is largest, and on each the argmax non-`none` op. Strongest edge first."""
+    w, ops = _checked_weights(weights, nodes, primitives)
     pairs: list[Pair] = []
     start = 0
     for i in range(nodes):
@@ -271,11 +276,7 @@ def sample_cell(weights: np.ndarray | Iterable, nodes: int, rng: np.random.Gener
     """SNAS-style stochastic discretisation: per node draw ``keep`` distinct inputs with
     probability ∝ edge strength (strongest non-`none` weight), then each edge's op from its
     non-`none` weights renormalised (`none` is never drawn)."""
-    w = np.asarray(weights, dtype=np.float64)
-    n_edges = sum(i + 2 for i in range(nodes))
-    if w.shape != (n_edges, len(primitives)):
-        raise GenotypeError(f"α has shape {w.shape}, expected ({n_edges}, {len(primitives)})")
-    ops = [k for k, name in enumerate(primitives) if name != "none"]
+    w, ops = _checked_weights(weights, nodes, primitives)
     pairs: list[Pair] = []
     start = 0
     for i in range(nodes):
