@@ -1,5 +1,7 @@
 """``unnas info``: size of an evaluation network (params, multiply-adds) as one JSON object.
 
+A NAS-Bench-101 spec file or a NAS-Bench-MR code file (``{"space": "mr", "code": [...]}``,
+see :mod:`unnas.spaces.mr.arch`) is measured as that space's classification network.
 Also lists the published genotype names (``--list``) and the data readers (``--readers``). A run
 directory of ``unnas train`` is measured with its own setting, width, cells, classes and aux head
 (from its config.yaml); options given on the command line still win.
@@ -18,8 +20,10 @@ INPUT_SHAPES = {"cifar": (3, 32, 32), "imagenet": (3, 224, 224), "cityscapes": (
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("arch", nargs="?", help="published genotype name, genotype file, run directory, or a "
-                                                "NAS-Bench-101 spec file (JSON with matrix and ops)")
+    parser.add_argument("arch", nargs="?", help="published genotype name, genotype file, run directory, a "
+                                                "NAS-Bench-101 spec file (JSON with matrix and ops), or a "
+                                                "NAS-Bench-MR code file (JSON {\"space\": \"mr\", "
+                                                "\"code\": [27 integers]})")
     parser.add_argument("--setting", choices=sorted(INPUT_SHAPES),
                         help="network family (default: a train run directory's, else imagenet)")
     parser.add_argument("--width", type=int, help="initial channels C (default: the released width, else per setting); "
@@ -90,22 +94,35 @@ def train_run_options(arch: str) -> dict | None:
             "aux": m.aux, "task": cfg.task}
 
 
-def nb101_spec_file(arch: str):
-    """The parsed spec when ``arch`` is a JSON file holding a NAS-Bench-101 ``matrix`` and ``ops``."""
+def _json_file(arch: str):
+    """The parsed content when ``arch`` is a readable ``.json`` file, else None."""
     from pathlib import Path
 
     path = Path(arch)
     if path.suffix != ".json" or not path.is_file():
         return None
     try:
-        obj = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None  # not ours to judge: the genotype loader reports it
+
+
+def nb101_spec_file(arch: str):
+    """The parsed spec when ``arch`` is a JSON file holding a NAS-Bench-101 ``matrix`` and ``ops``."""
+    obj = _json_file(arch)
     if not (isinstance(obj, dict) and "matrix" in obj and "ops" in obj):
         return None
     from unnas.spaces.nasbench101 import load_spec
 
-    return load_spec(path)
+    return load_spec(arch)
+
+
+def mr_code_file(arch: str):
+    """The architecture when ``arch`` is a JSON file holding ``{"space": "mr", "code": [27 integers]}``."""
+    from unnas.spaces.mr.arch import MRArch, is_mr_json
+
+    obj = _json_file(arch)
+    return MRArch.from_json(obj, where=arch) if is_mr_json(obj) else None
 
 
 def describe_nb101(spec, arch: str, setting: str, width=None, modules=None, classes=None, input_size=None) -> dict:
@@ -130,6 +147,24 @@ def describe_nb101(spec, arch: str, setting: str, width=None, modules=None, clas
     }
 
 
+def describe_mr(mr_arch, arch: str, setting: str, classes=None, input_size=None) -> dict:
+    """params / madds of the NAS-Bench-MR classification network of ``mr_arch`` (same counting rule as DARTS)."""
+    import torch
+
+    from unnas.complexity import count_madds, count_params
+    from unnas.errors import ConfigError
+    from unnas.spaces.mr import MRNetwork
+
+    if setting not in ("cifar", "imagenet"):
+        raise ConfigError(f"NAS-Bench-MR networks are measured with --setting cifar or imagenet, not {setting!r}")
+    classes = classes or (10 if setting == "cifar" else 1000)
+    with torch.device("meta"):
+        net = MRNetwork(mr_arch, num_classes=classes)
+    h, w = input_size or INPUT_SHAPES[setting][1:]
+    return {"arch": arch, "space": "mr", "code": list(mr_arch.code), "setting": setting, "classes": classes,
+            "params": count_params(net), "madds": count_madds(net, (3, h, w)), "input_size": [h, w]}
+
+
 def run(args) -> int:
     from unnas.errors import ConfigError
 
@@ -151,7 +186,14 @@ def run(args) -> int:
     if args.input_size is not None and min(args.input_size) <= 0:
         raise ConfigError(f"--input-size must be positive, got {args.input_size}")
     spec = nb101_spec_file(args.arch)
-    if spec is not None:
+    mr_arch = mr_code_file(args.arch)
+    if mr_arch is not None:
+        given = [flag for flag, value in (("--width", args.width), ("--cells", args.cells), ("--aux", args.aux))
+                 if value is not None]
+        if given:
+            raise ConfigError(f"{args.arch} is an MR code, which sets every width and depth itself; drop {given[0]}")
+        record = describe_mr(mr_arch, args.arch, args.setting or "imagenet", args.classes, args.input_size)
+    elif spec is not None:
         record = describe_nb101(spec, args.arch, args.setting or "imagenet", args.width, args.cells, args.classes,
                                 args.input_size)
     elif (run := train_run_options(args.arch)) is not None:

@@ -111,7 +111,7 @@ class ArchConfig:
 class FitnessConfig:
     """Black-box strategies' fitness (unnas/search/fitness.py): a study job on held-out training images."""
 
-    #: darts | nasbench101
+    #: darts | nasbench101 | mr
     space: str = "darts"
     #: Task trained per candidate (any `unnas tasks` name), unless proxy is set.
     task: str = "rotation"

@@ -19,7 +19,7 @@ from unnas.errors import ConfigError
 
 from .schema import DataConfig
 
-SPACES = ("darts", "nasbench101")
+SPACES = ("darts", "nasbench101", "mr")
 RUNNERS = ("local", "slurm")
 SETTINGS = ("cifar", "imagenet")
 #: What a training job's ``metric`` is: the last epoch's on the test split (the paper's study), or
@@ -45,7 +45,8 @@ class StudyDataConfig(DataConfig):
 
 @dataclass
 class StudyNetworkConfig:
-    #: cifar (3×3 stem, stride 1) or imagenet (stride-8 stem), for both spaces.
+    #: cifar (3×3 stem, stride 1) or imagenet (stride-8 stem), for DARTS and NAS-Bench-101; an MR
+    #: architecture sets its own stem and widths, so space=mr ignores every network setting.
     setting: str = "cifar"
     #: DARTS: initial width C and number of cells (reductions at L//3 and 2L//3).
     width: int = 16
@@ -78,8 +79,9 @@ class SlurmConfig:
 class StudyConfig:
     name: str = "study"
     space: str = "darts"
-    #: paper (the paper's 500 samples of the space), sample (DARTS sampler: draw ``count`` with
-    #: ``sample_seed``), or a path to a samples JSON (``unnas draw`` / the paper's layout).
+    #: paper (the paper's 500 samples of the space), sample (DARTS or MR sampler: draw ``count`` with
+    #: ``sample_seed``), or a path to a samples JSON (``unnas draw`` / the paper's layout; for MR
+    #: :func:`unnas.spaces.mr.save_samples`'s).
     archs: str = "paper"
     #: Use the first N architectures of the source (None: all; required for ``sample``).
     count: Optional[int] = None

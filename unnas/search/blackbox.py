@@ -34,7 +34,11 @@ def space_for(name: str, nodes: int = 4):
         from unnas.spaces.nasbench101.mutation import NB101Space
 
         return NB101Space()
-    raise ConfigError(f"fitness.space={name!r} is unknown; choose darts or nasbench101")
+    if name == "mr":
+        from unnas.spaces.mr.mutation import MRSpace
+
+        return MRSpace()
+    raise ConfigError(f"fitness.space={name!r} is unknown; choose darts, nasbench101 or mr")
 
 
 def read_history(path: Path) -> list[dict]:

@@ -1,1 +1,1 @@
-"""Search spaces: DARTS cells and NAS-Bench-101 modules."""
+"""Search spaces: DARTS cells, NAS-Bench-101 modules and NAS-Bench-MR multi-resolution networks."""

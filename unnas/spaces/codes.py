@@ -20,7 +20,11 @@ def code_space(space: str, nodes: int = 4):
         from .nasbench101.code import NB101Code
 
         return NB101Code()
-    raise ConfigError(f"space {space!r} has no architecture code; spaces with codes: darts, nasbench101")
+    if name == "mr":
+        from .mr.code import MRCode
+
+        return MRCode()
+    raise ConfigError(f"space {space!r} has no architecture code; spaces with codes: darts, nasbench101, mr")
 
 
 def check_code(code, dim: int, what: str) -> np.ndarray:

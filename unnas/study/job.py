@@ -1,10 +1,10 @@
 """One study job: train an architecture on a task (or score it with a zero-cost proxy) → one row.
 
-The trunk comes from the space (DARTS cells via :func:`eval.networks.build_network`, or a
-NAS-Bench-101 network); supervised classification keeps the network's own classifier, every
-other task puts its head on the same trunk. Training is :func:`unnas.engine.trainer.train_and_evaluate`
-with the study's recipe for the task. Proxies score the classification network at
-initialisation on one seeded training batch.
+The trunk comes from the space (DARTS cells via :func:`eval.networks.build_network`, a
+NAS-Bench-101 network or a NAS-Bench-MR network); supervised classification keeps the network's
+own classifier, every other task puts its head on the same trunk. Training is
+:func:`unnas.engine.trainer.train_and_evaluate` with the study's recipe for the task. Proxies
+score the classification network at initialisation on one seeded training batch.
 
 :func:`run_job` never raises for a job's own failure: the row says ``failed`` and holds the
 error, so one bad architecture or task never stops the rest of a study. A run whose loss or
@@ -136,6 +136,11 @@ def build_model(cfg, arch: Any, task, num_classes: int | None) -> nn.Module:
         net = build_network(arch, net_cfg.setting, width=net_cfg.width, cells=net_cfg.cells, num_classes=classes,
                             aux=False, in_channels=task.input_channels)
         trunk = net.trunk
+    elif cfg.space == "mr":
+        from unnas.spaces.mr import MRArch, MRNetwork
+
+        arch = MRArch.from_json(arch, where="study architecture")
+        net = trunk = MRNetwork(arch, classes if classify else None, task.input_channels)
     else:
         from unnas.spaces.nasbench101 import ModelSpec, NB101Network
 
@@ -148,7 +153,7 @@ def build_model(cfg, arch: Any, task, num_classes: int | None) -> nn.Module:
 
 
 class _FeaturesOnly(nn.Module):
-    """A classification network without its classifier (NB101 has no separate trunk module)."""
+    """A classification network without its classifier (NB101 and MR have no separate trunk module)."""
 
     def __init__(self, net: nn.Module):
         super().__init__()

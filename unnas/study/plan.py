@@ -2,8 +2,9 @@
 
 A job is a plain JSON-able dict ``{job_id, arch_id, arch, task, kind, seed}``: ``kind`` is
 ``train`` (arch × task × seed) or ``proxy`` (arch × zero-cost proxy, scored once with the first
-seed). ``arch`` is the architecture itself (DARTS list form, or NB101 ``{matrix, ops}``), so a
-job runs anywhere (a pool worker, a SLURM node) without re-reading the sample source.
+seed). ``arch`` is the architecture itself (DARTS list form, NB101 ``{matrix, ops}`` or MR
+``{space: mr, code}``), so a job runs anywhere (a pool worker, a SLURM node) without
+re-reading the sample source.
 
 The plan carries the study's **fingerprint** (:mod:`.fingerprint`): a study can grow and keep
 its finished jobs, while a changed recipe in the same directory is refused.
@@ -41,9 +42,13 @@ def load_archs(cfg) -> list[tuple[str, Any]]:
         from .samples import load_paper_samples
 
         archs = [(i, a.to_list() if space == "darts" else a) for i, a in load_paper_samples(space)]
+    elif source == "sample" and space == "mr":
+        from unnas.spaces.mr import sample_architectures as sample_mr
+
+        archs = [(i, a.to_json()) for i, a in sample_mr(cfg.count, seed=cfg.sample_seed)]
     elif source == "sample":
         if space != "darts":
-            raise ConfigError(f"archs=sample draws DARTS architectures only; for space={space} use archs=paper "
+            raise ConfigError(f"archs=sample draws DARTS or MR architectures only; for space={space} use archs=paper "
                               "or a samples JSON (unnas draw)")
         from .darts_sampler import sample_architectures
 
@@ -56,6 +61,10 @@ def load_archs(cfg) -> list[tuple[str, Any]]:
             from .darts_sampler import load_samples
 
             archs = [(s.id, s.genotype.to_list()) for s in load_samples(path)]
+        elif space == "mr":
+            from unnas.spaces.mr import load_samples as load_mr
+
+            archs = [(i, a.to_json()) for i, a in load_mr(path)]
         else:
             from unnas.spaces.nasbench101.sampler import load_samples as load_nb101
 
