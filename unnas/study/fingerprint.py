@@ -28,6 +28,8 @@ def fingerprint(cfg) -> str:
     """16 hex digits identifying the settings a job's result depends on (see the module docstring)."""
     d = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_FINGERPRINTED}
     d["data"] = {k: v for k, v in d["data"].items() if k not in DATA_NOT_FINGERPRINTED}
+    if isinstance(d.get("search"), dict) and not d["search"].get("variants", True):
+        del d["search"]["variants"]  # a search study without variants keeps the fingerprint it had before them
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -1,8 +1,9 @@
 """Analysis of a search study: how well does each task's searched cell do on the target, compared
 with the other tasks' cells and with random cells of the same space?
 
-The unit of the comparison is a genotype: one per search (task × search seed), one per random
-draw. Train seeds are averaged per genotype first; the difference to random is a percentile
+The unit of the comparison is a genotype: one per search (task or variant × search seed), one per
+random draw; searches are grouped by their label (``search_task``: the task, or the variant's name).
+Train seeds are averaged per genotype first; the difference to random is a percentile
 bootstrap over genotypes (search seeds on one side, random draws on the other), because those
 are the samples whose variation we generalise from. The table's mean ± std is over every run
 (search seeds × train seeds). Only ``ok`` rows count: failed or diverged searches are named, and
@@ -11,6 +12,7 @@ their genotypes (never trained) are in no number.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -20,7 +22,7 @@ import numpy as np
 
 from unnas.engine.atomic import atomic_write_json, atomic_write_text
 
-from .search_plan import RANDOM
+from .search_plan import RANDOM, SAMPLED_GENOTYPE
 
 FIGURES = "figures"
 
@@ -99,14 +101,16 @@ def sentence(task: str, entry: dict) -> str:
 
 
 def search_runs(plan: dict, rows: Iterable[dict]) -> list[dict]:
-    """One entry per planned search: status, error, α sharpness per cell, genotype, run directory."""
+    """One entry per planned search: label, task, status, error, α sharpness per cell, genotype (the one its
+    trains use, and from which file), run directory."""
     by_id = {r["job_id"]: r for r in rows}
     out = []
     for job in (j for j in plan["jobs"] if j["kind"] == "search"):
         row = by_id.get(job["job_id"]) or {}
         stats = row.get("alpha_stats") or {}
-        out.append({"job_id": job["job_id"], "task": job["task"], "seed": job["seed"], "arch_id": job["arch_id"],
-                    "status": row.get("status", "pending"), "error": row.get("error"),
+        out.append({"job_id": job["job_id"], "label": job.get("search_task") or job["task"], "task": job["task"],
+                    "seed": job["seed"], "arch_id": job["arch_id"], "status": row.get("status", "pending"),
+                    "error": row.get("error"), "genotype_from": row.get("genotype_from") or job.get("genotype_from"),
                     "sharpness": {c: s.get("sharpness") for c, s in stats.items()},
                     "genotype": row.get("genotype"), "genotype_str": row.get("genotype_str"),
                     "run_dir": row.get("run_dir")})
@@ -123,6 +127,12 @@ def _sharp(entry: dict) -> str:
     return "/".join(f"{s[c]:.3f}" if s.get(c) is not None else "n/a" for c in ("normal", "reduce")) if s else "n/a"
 
 
+def _variant_line(name: str, variant: dict) -> str:
+    """``- dd_ent: rotation with `arch.entropy_weight=30.0 …` ``."""
+    pairs = " ".join(f"{k}={x if isinstance(x, str) else json.dumps(x)}" for k, x in variant["overrides"].items())
+    return f"- {name}: {variant['task']}" + (f" with `{pairs}`" if pairs else "")
+
+
 def render(result: dict, title: str) -> str:
     from unnas.search.alpha_stats import uniform_sharpness
 
@@ -137,13 +147,17 @@ def render(result: dict, title: str) -> str:
     for task, e in result["tasks"].items():
         d = e["vs_random"]
         delta = "n/a" if d is None else f"{d['diff']:+.2f} ± {d['std']:.2f} [{d['ci'][0]:+.2f}, {d['ci'][1]:+.2f}]"
-        sharp = [s for s in result["searches"] if s["task"] == task and s["status"] == "ok" and s["sharpness"]]
+        sharp = [s for s in result["searches"] if s["label"] == task and s["status"] == "ok" and s["sharpness"]]
         mean_sharp = "/".join(f"{np.mean([s['sharpness'][c] for s in sharp]):.3f}" for c in ("normal", "reduce")) \
             if sharp else "n/a"
         lines.append(f"| {task} | {e['genotypes']} | {e['runs']} | {_pm(e['mean'], e['std'])} | "
                      f"{e['rank'] if e['rank'] is not None else 'n/a'} | {delta} | {mean_sharp} |")
     r = result["random"]
     lines.append(f"| random | {r['genotypes']} | {r['runs']} | {_pm(r['mean'], r['std'])} | | | |")
+    variants = result.get("variants") or {}
+    if variants:
+        lines += ["", "Variants (a task searched under its own settings, on top of the study's search config):"]
+        lines += [_variant_line(name, v) for name, v in variants.items()]
     words = [sentence(t, e) for t, e in result["tasks"].items() if e["vs_random"] is not None]
     if words:
         lines += [""] + [f"- {w}" for w in words]
@@ -160,7 +174,8 @@ def render(result: dict, title: str) -> str:
               "| search | status | sharpness normal/reduce | genotype | run directory |", "|---|---|---|---|---|"]
     for s in result["searches"]:
         genotype = (s["genotype_str"] or "").replace("\n", "; ") or (s["error"] or "")
-        lines.append(f"| {s['job_id']} | {s['status']} | {_sharp(s)} | `{genotype}` | {s['run_dir'] or ''} |")
+        sampled = " (first sampled)" if s["genotype_str"] and s["genotype_from"] == SAMPLED_GENOTYPE else ""
+        lines.append(f"| {s['job_id']} | {s['status']} | {_sharp(s)} | `{genotype}`{sampled} | {s['run_dir'] or ''} |")
     not_ok = [s for s in result["searches"] if s["status"] in ("failed", "diverged")]
     if not_ok:
         lines += ["", f"{len(not_ok)} search(es) did not finish: "
@@ -186,6 +201,8 @@ def write_search_report(study_dir: str | Path, plan: dict, rows: Iterable[dict],
     result = summarize(genotype_runs(rows, target), tasks, n_boot=n_boot, level=level)
     names = sorted({r["metric_name"] for r in rows if r.get("kind") == "train" and r.get("metric_name")})
     result.update(target=target, level=level, metric_name=", ".join(names) or "metric", searches=search_runs(plan, rows))
+    if plan.get("variants"):
+        result["variants"] = plan["variants"]
     figures: dict[str, str] = {}
     (study_dir / FIGURES).mkdir(parents=True, exist_ok=True)
     if any(result["tasks"][t]["runs"] for t in tasks) or result["random"]["runs"]:

@@ -2,8 +2,9 @@
 
 A search study searches a DARTS cell with every ``search_tasks`` entry × ``search_seeds``,
 draws ``random_genotypes`` seeded random cells of the same space, and trains every genotype on
-the ``target`` task with every ``train_seeds`` entry under one ``recipe``. The training side
-(data, network, recipe, runner) is the sample study's, so its jobs run through the same code.
+the ``target`` task with every ``train_seeds`` entry under one ``recipe``. A ``search_tasks`` entry is
+a task, or the name of a ``search.variants`` entry (a task searched under its own overrides). The
+training side (data, network, recipe, runner) is the sample study's, so its jobs run through the same code.
 
 It lives beside the study code rather than in :mod:`unnas.config` because only the study
 commands load it: ``kind`` is read from the YAML file and the overrides first, then the schema
@@ -12,6 +13,7 @@ of that kind is loaded (``kind: sample``, or no kind, is today's :class:`~unnas.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -35,6 +37,20 @@ class SampleStudyConfig(StudyConfig):
 
 
 @dataclass
+class SearchVariant:
+    """One search setting of a task under its own name, e.g. rotation with Gumbel relaxation."""
+
+    #: The task searched (an ``unnas tasks`` name).
+    task: Optional[str] = None
+    #: Overrides of the search config on top of the study's (nested or dotted keys), e.g. {arch.relaxation: gumbel}.
+    overrides: Dict[str, Any] = field(default_factory=dict)
+
+
+#: A variant's name is a job id and directory name part.
+VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+@dataclass
 class SearchSettings:
     """Which ``unnas search`` config each search starts from, and what the study changes in it."""
 
@@ -46,6 +62,9 @@ class SearchSettings:
     overrides: Dict[str, Any] = field(default_factory=dict)
     #: Further overrides per search task, e.g. {rotation: {optim.batch_size: 16}}.
     task_overrides: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    #: Named search settings, NAME → {task, overrides}; a ``search_tasks`` entry may be a NAME, so one task
+    #: can be searched under several settings. Applied after ``task_overrides[task]``; unlisted ones are ignored.
+    variants: Dict[str, SearchVariant] = field(default_factory=dict)
 
 
 @dataclass
@@ -102,6 +121,13 @@ class SearchStudyConfig:
             raise ConfigError(f"random_genotypes={self.random_genotypes} must be 0 or more")
         if not self.search_tasks and not self.random_genotypes:
             raise ConfigError("the study has no search_tasks and no random_genotypes; list some search_tasks")
+        for name, variant in self.search.variants.items():
+            if not VARIANT_NAME.fullmatch(name):
+                raise ConfigError(f"search.variants: name {name!r} must be letters, digits, '_', '.' or '-' "
+                                  "(it names job ids and directories), e.g. rotation_gumbel")
+            if not variant.task:
+                raise ConfigError(f"search.variants.{name} has no task; give the task it searches, "
+                                  f"e.g. search.variants.{name}.task=rotation")
         if self.workers < 0:
             raise ConfigError(f"workers={self.workers} must be >= 0 (0: one per GPU, else 1)")
         for key in ("train_limit", "test_limit"):

@@ -4,7 +4,9 @@ the train of a genotype (the sample kind's train job, with the genotype read fro
 A search runs through the search library (:class:`unnas.search.darts.DartsSearch`) in the worker
 itself; its run directory ``<study>/searches/<job id>/`` keeps the genotype, the α picture and
 ``metrics.jsonl``, and a search killed half-way resumes from its checkpoint on the next
-``study run``. Like :func:`~unnas.study.job.run_job`, nothing here raises for a job's own
+``study run``. A search with ``arch.discretization: sample`` hands its trains the first genotype of
+its ``genotypes_sampled.json`` instead of the argmax ``genotype.json``; both rows say which in
+``genotype_from``. Like :func:`~unnas.study.job.run_job`, nothing here raises for a job's own
 failure: the row says ``failed`` or ``diverged``. A train whose search did not end ``ok`` gets a
 ``blocked`` row that is returned but never written: it stays pending and is never counted.
 """
@@ -20,7 +22,7 @@ from unnas.errors import DivergedError, one_line
 
 from .job import base_row, run_job
 from .results import read_row, write_row
-from .search_plan import search_config, search_run_dir
+from .search_plan import ARGMAX_GENOTYPE, SAMPLED_GENOTYPE, genotype_from, search_config, search_run_dir
 
 #: Job fields a search study's rows carry besides the sample kind's.
 EXTRA_FIELDS = ("source", "search_task", "search_seed", "depends_on", "group")
@@ -40,8 +42,18 @@ def _alpha_record(run_dir: Path) -> dict:
     return last
 
 
+def _first_sampled(run_dir: Path):
+    """The first genotype of a search's ``genotypes_sampled.json``."""
+    from unnas.spaces.darts.genotype import Genotype
+
+    drawn = json.loads((run_dir / "genotypes_sampled.json").read_text())["genotypes"]
+    if not drawn:
+        raise ValueError(f"{run_dir / 'genotypes_sampled.json'} holds no genotype")
+    return Genotype.from_obj(drawn[0])
+
+
 def run_search(job: dict, cfg, study_dir: str | Path) -> dict:
-    """Search (or resume searching) one task × seed; returns its row."""
+    """Search (or resume searching) one task × seed (of a task or a variant); returns its row."""
     from unnas.engine import distributed
     from unnas.search import alpha_stats
     from unnas.search.darts import DartsSearch
@@ -50,7 +62,8 @@ def run_search(job: dict, cfg, study_dir: str | Path) -> dict:
     row = base_row(job, cfg)
     run_dir = search_run_dir(study_dir, job["job_id"])
     try:
-        searcher = DartsSearch(search_config(cfg, job["task"], job["seed"], run_dir))
+        scfg = search_config(cfg, job.get("search_task") or job["task"], job["seed"], run_dir)
+        searcher = DartsSearch(scfg)
         row["device"] = str(searcher.device)
         try:
             result = searcher.run()
@@ -58,8 +71,11 @@ def run_search(job: dict, cfg, study_dir: str | Path) -> dict:
             distributed.teardown()
         record = _alpha_record(run_dir)
         stats = record.get("alpha_stats") or alpha_stats.cell_stats(searcher.trunk.alpha_weights())
-        row.update(status="ok", metric=None, error=None, genotype=result.genotype.to_list(),
-                   genotype_str=str(result.genotype), alpha_stats=stats, eval=record.get("eval"),
+        chosen = genotype_from(scfg)
+        genotype = _first_sampled(run_dir) if chosen == SAMPLED_GENOTYPE else result.genotype
+        row.update(status="ok", metric=None, error=None, genotype=genotype.to_list(),
+                   genotype_str=str(genotype), genotype_from=chosen, argmax_genotype=result.genotype.to_list(),
+                   alpha_stats=stats, eval=record.get("eval"),
                    epochs=result.epochs, resumed=result.resumed, search_wall_clock_s=record.get("wall_clock_s"))
     except DivergedError as exc:
         row.update(status="diverged", metric=None, error=f"DivergedError: {one_line(exc)}")
@@ -84,7 +100,7 @@ def run_train(job: dict, cfg, study_dir: str | Path) -> dict:
         job = {**job, "arch": search_row["genotype"]}
     row = run_job(job, cfg)
     if dep is not None:
-        row["genotype"] = job["arch"]
+        row.update(genotype=job["arch"], genotype_from=search_row.get("genotype_from", ARGMAX_GENOTYPE))
     return row
 
 
