@@ -89,13 +89,18 @@ def test_signal_warning_only_when_close_to_uniform():
     assert line is not None and "\n" not in line
     assert "normal 0.126" in line and "reduce" not in line.split("(")[1].split(";")[0]
     assert "close to random" in line and "optim.arch_lr" in line
+    partly = {"normal": {"sharpness": 0.19, "entropy": 1.9}, "reduce": {"sharpness": 0.24, "entropy": 1.8}}
+    line = A.signal_warning(partly)
+    assert "partly settled" in line and "normal 0.190" in line and "close to random" not in line
 
 
 def test_a_short_demo_search_moves_alpha_off_uniform_and_logs_it(tmp_path, cli):
-    """Two short epochs of the demo recipe (α lr as the demo, tiny model): α sharpens clearly,
-    each epoch_end record carries the statistics, and the CLI warns only while α is near uniform."""
+    """Two short epochs of the demo recipe (α lr and schedule as the demo, tiny model): α sharpens
+    clearly, each epoch_end record carries the statistics, the α lr is annealed, and the CLI warns
+    only while α is near uniform. Three cells, so the network has a normal cell (two cells are both
+    reduction cells, and the normal α would never move)."""
     demo = load_config(SearchConfig)
-    short = {"optim.iters_per_epoch": 6, "data.length": 48, "optim.epochs": 2}
+    short = {"optim.iters_per_epoch": 6, "data.length": 48, "optim.epochs": 2, "model.cells": 3}
     out = tmp_path / "demo"
     code, stdout, stderr = cli("search", *tiny_search_overrides(out, **short))
     assert code == 0, stderr
@@ -110,9 +115,11 @@ def test_a_short_demo_search_moves_alpha_off_uniform_and_logs_it(tmp_path, cli):
         # the demo's α lr moves α well off uniform (0.125) within 12 steps
         assert last[cell]["sharpness"] > 0.125 + 0.02
         assert last[cell]["entropy"] < math.log(8) - 0.01
-    assert "mean max weight" in stdout
+    assert "mean max weight" in stdout and "choices kept over the last epoch: normal" in stdout
+    arch_lrs = [r["arch_lr"] for r in read_metrics(out / "metrics.jsonl") if "arch_lr" in r]
+    assert arch_lrs[0] == pytest.approx(demo.optim.arch_lr) and arch_lrs[-1] == pytest.approx(demo.optim.arch_lr / 2)
     expect_warning = A.signal_warning(last) is not None
-    assert ("close to random" in stderr) == expect_warning
+    assert ("warning: α" in stderr) == expect_warning
     # the paper's α lr barely moves α in the same budget: the CLI warns
     slow = tmp_path / "slow"
     code, _, stderr = cli("search", *tiny_search_overrides(slow, **short, **{"optim.arch_lr": 3e-4}))

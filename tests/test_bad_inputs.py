@@ -76,6 +76,7 @@ CASES = [
     Case("search-negative-weight-decay", search("optim.weight_decay=-1"), "optim.weight_decay=-1.0 is invalid"),
     Case("search-negative-arch-weight-decay", search("optim.arch_weight_decay=-1"), "optim.arch_weight_decay=-1.0"),
     Case("search-lr-rising", search("optim.lr_min=1.0"), "optim.lr_min=1.0 is invalid"),
+    Case("search-arch-lr-schedule", search("optim.arch_lr_schedule=linear"), "optim.arch_lr_schedule='linear' is invalid"),
     Case("search-absurd-crop", search("data.crop_size=100000"), "data.crop_size=100000 is invalid"),
     Case("search-tiny-crop", search("data.crop_size=4"), "data.crop_size=4 is invalid"),
     Case("search-absurd-resize", search("data.train_crop=resize_random", "data.resize_size=100000"),

@@ -74,9 +74,13 @@ def test_bad_arch_values_are_config_errors():
 
 @pytest.mark.parametrize("impl", ["fast", "reference"])
 def test_default_search_is_bit_identical_to_before(tmp_path, impl):
+    """α after 3 steps equals the trace written by the code before the relaxation change (commit 6427718,
+    re-recorded on the CI machine's torch build: the first recording differed in the last float32 bits
+    there, for that commit's own code too). The α lr is pinned to the release's 3e-4, so the demo's recipe
+    may change without touching this check."""
     trace = json.loads(TRACE.read_text())[impl]
     s = DartsSearch(load_config(SearchConfig, None, tiny_search_overrides(
-        tmp_path / "run", **{"optim.epochs": 1, "optim.iters_per_epoch": 3, "model.impl": impl})))
+        tmp_path / "run", **{"optim.epochs": 1, "optim.iters_per_epoch": 3, "model.impl": impl, "optim.arch_lr": 3e-4})))
     s.run()
     assert s.trunk.alpha_normal.detach().flatten().tolist() == trace["normal"]
     assert s.trunk.alpha_reduce.detach().flatten().tolist() == trace["reduce"]

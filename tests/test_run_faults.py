@@ -112,8 +112,31 @@ def test_a_run_made_before_a_key_existed_resumes_at_its_default(tmp_path, cli):
     (out / "config.yaml").write_text(state["config_yaml"])
 
     code, _, err = cli("search", *tiny_search_overrides(out, **{"optim.epochs": 1, "optim.arch_start_epoch": 0.5}))
-    assert code == 2 and "optim.arch_start_epoch=None" in err, err
+    assert code == 2 and "optim.arch_start_epoch=0.0" in err, err
     code, stdout, err = cli("search", *args)
+    assert code == 0 and "resumed" in stdout, err
+
+
+def test_a_key_whose_default_changed_resumes_only_under_its_old_behaviour(tmp_path, cli):
+    """optim.arch_lr_schedule came with the demo's cosine default; a checkpoint made before it ran a
+    constant α lr, so a resume under today's default is refused (naming the old value) and one
+    that asks for constant continues."""
+    import yaml
+
+    out = tmp_path / "run"
+    constant = tiny_search_overrides(out, **{"optim.epochs": 1, "optim.arch_lr_schedule": "constant"})
+    assert cli("search", *constant)[0] == 0
+    ckpt = out / "checkpoints/last.pt"
+    state = torch.load(ckpt, weights_only=False)
+    old = yaml.safe_load(state["config_yaml"])
+    del old["optim"]["arch_lr_schedule"]
+    state["config_yaml"] = yaml.safe_dump(old)
+    torch.save(state, ckpt)
+    (out / "config.yaml").write_text(state["config_yaml"])
+
+    code, _, err = cli("search", *tiny_search_overrides(out, **{"optim.epochs": 1}))
+    assert code == 2 and "optim.arch_lr_schedule='constant'" in err and "'cosine'" in err, err
+    code, stdout, err = cli("search", *constant)
     assert code == 0 and "resumed" in stdout, err
 
 

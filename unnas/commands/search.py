@@ -77,8 +77,16 @@ def run(args) -> int:
         from unnas.search import alpha_stats
 
         stats = alpha_stats.cell_stats(searcher.trunk.alpha_weights())
-        print("α: mean max weight " + ", ".join(f"{c} {s['sharpness']:.3f}" for c, s in stats.items())
-              + f" (uniform {alpha_stats.uniform_sharpness():.3f})")
+        line = ("α: mean max weight " + ", ".join(f"{c} {s['sharpness']:.3f}" for c, s in stats.items())
+                + f" (uniform {alpha_stats.uniform_sharpness():.3f})")
+        if len(searcher.history) >= 2:  # how settled the printed genotype is
+            from unnas.spaces.darts.genotype import Genotype
+
+            before, last = (Genotype.from_obj(h["genotype"]) for h in searcher.history[-2:])
+            kept = [f"{c} {alpha_stats.genotype_stability(before, last, c)}/{len(last.cell(c)[0])}"
+                    for c in alpha_stats.CELLS]
+            line += "; (op, input) choices kept over the last epoch: " + ", ".join(kept)
+        print(line)
         warning = alpha_stats.signal_warning(stats)
         if warning:
             import sys

@@ -94,5 +94,10 @@ def config_to_yaml(cfg) -> str:
 
 
 def defaults_yaml(cfg) -> str:
-    """The schema defaults of ``cfg``'s config class: what a run made before a key existed used."""
-    return OmegaConf.to_yaml(OmegaConf.structured(type(cfg)))
+    """What a run made before a key existed used: the schema defaults of ``cfg``'s config class, except
+    for the keys in the class's ``legacy_defaults`` (dotted key → value), whose default today is not
+    the behaviour they were added to switch."""
+    defaults = OmegaConf.structured(type(cfg))
+    for key, value in getattr(type(cfg), "legacy_defaults", {}).items():
+        OmegaConf.update(defaults, key, value)
+    return OmegaConf.to_yaml(defaults)

@@ -114,7 +114,8 @@ def first_difference(old: Any, new: Any, ignore: tuple[str, ...], prefix: str = 
             default = defaults.get(key, _ABSENT) if isinstance(defaults, dict) else _ABSENT
             if key not in old and default is not _ABSENT and new.get(key) == default:
                 continue
-            d = first_difference(old.get(key), new.get(key), ignore, full + ".",
+            before = default if key not in old and default is not _ABSENT else old.get(key)
+            d = first_difference(before, new.get(key), ignore, full + ".",
                                  default if isinstance(default, dict) else None)
             if d is not None:
                 return d

@@ -72,6 +72,9 @@ class BilevelStep:
         self.w_opt.step()
         return loss.detach(), outputs.detach()
 
-    def set_lr(self, lr: float) -> None:
-        for group in self.w_opt.param_groups:
-            group["lr"] = lr
+    def set_lr(self, lr: float, arch_lr: float | None = None) -> None:
+        """The weights' learning rate, and α's when ``arch_lr`` is given."""
+        for opt, value in ((self.w_opt, lr), (self.a_opt, arch_lr)):
+            if value is not None:
+                for group in opt.param_groups:
+                    group["lr"] = value

@@ -49,6 +49,8 @@ SUPERNETS = {"reference": Supernet, "fast": FastSupernet}
 #: Tasks whose search head sees one input per image and ends in batch norm over few values
 #: (ASPP's image pooling; the stride-8 stem's 1×1 maps at small crops): batches of 1 fail.
 BATCH_NORM_TASKS = ("classification", "segmentation")
+#: optim.arch_lr_schedule values (constant: the paper).
+ARCH_LR_SCHEDULES = ("constant", "cosine")
 
 #: Config keys a resumed run may change (they do not affect the computation).
 RESUME_MAY_CHANGE = ("out_dir", "progress", "log_every", "checkpoint_every", "data.num_workers", "device")
@@ -75,6 +77,8 @@ def validate_search_config(cfg: SearchConfig) -> None:
         (o.grad_clip > 0, "optim.grad_clip", o.grad_clip, "positive"),
         (len(o.arch_betas) == 2 and all(0 <= b < 1 for b in o.arch_betas), "optim.arch_betas", o.arch_betas,
          "two numbers in [0, 1)"),
+        (o.arch_lr_schedule in ARCH_LR_SCHEDULES, "optim.arch_lr_schedule", o.arch_lr_schedule,
+         f"one of {', '.join(ARCH_LR_SCHEDULES)}"),
         (0 <= o.arch_start_epoch <= o.epochs, "optim.arch_start_epoch", o.arch_start_epoch, "within [0, optim.epochs]"),
         (o.iters_per_epoch is None or o.iters_per_epoch >= 1, "optim.iters_per_epoch", o.iters_per_epoch, "at least 1"),
         (o.arch_batch_size is None or o.arch_batch_size >= 1, "optim.arch_batch_size", o.arch_batch_size,
@@ -456,7 +460,8 @@ class DartsSearch:
     def _run_epoch(self, bar) -> None:
         cfg, o = self.cfg, self.cfg.optim
         lr = cosine_lr(o.lr, o.lr_min, self.epoch, o.epochs)
-        self.step.set_lr(lr)
+        arch_lr = cosine_lr(o.arch_lr, 0.0, self.epoch, o.epochs) if o.arch_lr_schedule == "cosine" else None
+        self.step.set_lr(lr, arch_lr)
         self.w_stream.start_epoch(self.epoch, self.iteration)
         window_loss, window_inputs, window_images, window_metrics = [], 0, 0, {}
         t_window = time.perf_counter()
@@ -483,7 +488,7 @@ class DartsSearch:
                 dt = max(now - t_window, 1e-9)
                 record = {
                     "step": self.global_step, "epoch": self.epoch, "iter": self.iteration,
-                    "loss": float(torch.stack(window_loss).mean()), "lr": lr,
+                    "loss": float(torch.stack(window_loss).mean()), "lr": lr, "arch_lr": self.a_opt.param_groups[0]["lr"],
                     **{k: float(torch.stack(v).mean()) for k, v in window_metrics.items()},
                     "img_per_s": window_images / dt, "inputs_per_s": window_inputs / dt,
                     "wall_clock_s": round(self.elapsed, 3),
