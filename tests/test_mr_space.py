@@ -62,19 +62,19 @@ def test_projection_of_any_vector_is_the_nearest_valid_architecture():
     rng = np.random.default_rng(1)
     vectors = [rng.normal(40, scale, size=27) for scale in (5, 60, 400) for _ in range(100)]
     vectors += [rng.uniform(-300, 500, size=27) for _ in range(100)] + [-np.ones(27), np.zeros(27), np.full(27, 1e6)]
-    for v in vectors:
+    for v in vectors:  # codes are in units of each value's step (widths ÷ 8)
         arch = cs.project(v)
         assert MRSpace().valid(arch) and cs.project(cs.encode(arch)) == arch
         for x, chosen, r in zip(v, arch.code, RANGES):
-            assert all(abs(chosen - x) <= abs(other - x) + 1e-9 for other in r)
+            assert all(abs(chosen / r.step - x) <= abs(other / r.step - x) + 1e-9 for other in r)
 
 
 def test_decode_rounds_channels_to_multiples_of_8_and_clamps():
     cs = code_space("mr")
-    v = np.array(SMALL, dtype=np.float64)
-    v[0], v[1] = 12.1, 11.9  # i1, i2 -> 16, 8
-    v[2], v[3], v[4] = 0.2, 2.6, -40  # s1: blocks 1, units 3, channels 8
-    v[5], v[8] = 9.0, 131.0  # s2: blocks clamped to 4, channels1 to 128
+    v = np.array(SMALL, dtype=np.float64) / np.array([r.step for r in RANGES])  # code units: widths ÷ 8
+    v[0], v[1] = 1.51, 1.49  # i1, i2 (code units of 8) -> 16, 8
+    v[2], v[3], v[4] = 0.2, 2.6, -5  # s1: blocks 1, units 3, channels 8
+    v[5], v[8] = 9.0, 16.4  # s2: blocks clamped to 4, channels1 to 128
     v[-1] = 1e6  # o -> 128
     arch = cs.decode(v)
     assert arch.code[:6] == (16, 8, 1, 3, 8, 4) and arch.code[8] == 128 and arch.head == 128
@@ -230,6 +230,6 @@ def test_code_propagation_ends_in_a_valid_architecture():
     predictor = Predictor("mr", ["acc"], PredictorNet(cs.dim, 1).eval(), Normaliser(["linear"], [0.0], [1.0]))
     r = propagate(cs, cs.encode(cs.default()), [Term(predictor, "acc")], iterations=20, project_every=10)
     assert isinstance(r.arch, MRArch) and MRSpace().valid(r.arch)
-    assert r.projected
+    assert r.projected and r.arch != cs.default()  # code units of one step: propagation leaves its start
     for it in r.projected:  # a projected code is an architecture's code: integers, channels multiples of 8
         assert np.array_equal(r.codes[it], cs.encode(cs.project(r.codes[it])))

@@ -6,6 +6,11 @@ value to its closest allowed one (channels to a multiple of 8) and clamp it into
 is what the paper does after propagating a code ("round channels to multiples of 8 and decode"),
 so :meth:`MRCode.decode` and :meth:`MRCode.project` are the same map here; neither refuses a
 continuous code.
+
+Each value is coded in units of its own step (widths ÷ 8, counts as they are), so one unit of
+code is one allowed step everywhere: a propagation step (lr 3 in the paper) then moves a width by
+a few multiples of 8 as it moves a count by a few units. In raw channels the same step moved a
+width by less than half a multiple of 8, and propagation stalled at its start.
 """
 
 from __future__ import annotations
@@ -14,7 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from .arch import DIM, LABELS, SPACE, MRArch, default_arch, load_arch, nearest
+from .arch import DIM, LABELS, RANGES, SPACE, MRArch, default_arch, load_arch, nearest
+
+#: Allowed step of each code position (8 for widths, 1 for counts): code = value / step.
+STEPS = np.array([r.step for r in RANGES], dtype=np.float64)
 
 
 class MRCode:
@@ -33,7 +41,7 @@ class MRCode:
         return list(LABELS)
 
     def encode(self, arch: Any) -> np.ndarray:
-        return np.asarray(load_arch(arch).code, dtype=np.float32)
+        return (np.asarray(load_arch(arch).code, dtype=np.float64) / STEPS).astype(np.float32)
 
     def decode(self, code: Any) -> MRArch:
         """The architecture of a code, rounded and clamped like :meth:`project` (see the module docstring)."""
@@ -43,7 +51,7 @@ class MRCode:
         """The valid architecture nearest a real vector: per value the closest allowed one, clamped."""
         from unnas.spaces.codes import check_code
 
-        return nearest(check_code(code, self.dim, "an MR code"))
+        return nearest(check_code(code, self.dim, "an MR code") * STEPS)
 
     def default(self) -> MRArch:
         """The start of a propagation without one given: the paper's initial code (b, n = 2; c, i, o = 64)."""
