@@ -67,18 +67,20 @@ def start_driver(config: Path, *extra: str) -> subprocess.Popen:
 
 
 def test_a_killed_worker_loses_only_its_own_job_and_is_replaced(tmp_path):
-    cfg = tiny_config(tmp_path, "count=3", "proxies=[]", recipes=SLOW_ROTATION)
+    cfg = tiny_config(tmp_path, "count=4", "proxies=[]", recipes=SLOW_ROTATION)
     plan = build_plan(cfg)
     runner = LocalRunner(workers=2)
     victim: dict = {}
 
     def kill_a_busy_worker():
-        # a warm worker (one job done) that has been training a rotation job for a moment
+        # a warm worker (one job done) that has been training a rotation job for a moment, while at
+        # least two jobs wait: the other worker can take one before the death is noticed, and the
+        # pool must still need a replacement for the rest (with one waiting job it rightly starts none)
         while not victim:
             state = runner.state()
             for w in state["workers"]:
                 if (w["job_id"] and "rotation" in w["job_id"] and w["done"] >= 1
-                        and time.time() - w["since"] > 0.2 and state["queued"] > 0):
+                        and time.time() - w["since"] > 0.2 and state["queued"] >= 2):
                     os.kill(w["pid"], signal.SIGKILL)
                     victim.update(w, queued=state["queued"])
                     return
@@ -91,7 +93,7 @@ def test_a_killed_worker_loses_only_its_own_job_and_is_replaced(tmp_path):
 
     assert victim, "no worker was ever busy with a rotation job"
     stored = {r["job_id"]: r for r in read_rows(cfg.out_dir, plan["fingerprint"])}
-    assert len(rows) == len(stored) == len(plan["jobs"]) == 6
+    assert len(rows) == len(stored) == len(plan["jobs"]) == 8
     failed = [r for r in stored.values() if r["status"] != "ok"]
     assert len(failed) == 1, [r.get("error") for r in failed]
     assert failed[0]["status"] == "failed" and failed[0]["metric"] is None
