@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -110,7 +111,8 @@ def test_gumbel_search_with_sampling_writes_its_outputs(tmp_path):
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     taus = [r["tau"] for r in records if r.get("event") == "epoch_end"]
     assert len(taus) == 2 and 1.0 > taus[0] > taus[1] >= 0.03
-    assert len(json.loads((out / "genotypes_sampled.json").read_text())["genotypes"]) == 3
+    sampled = json.loads((out / "genotypes_sampled.json").read_text())
+    assert len(sampled["genotypes"]) == 3 and sampled["seed"] == [s.cfg.seed, 0]
     result = json.loads((out / "result.json").read_text())
     assert set(result["discretization_gap"]["child_minus_supernet"]) >= {"loss"}
     assert (out / "alphas_hist.png").read_bytes()[:4] == b"\x89PNG"
@@ -178,3 +180,13 @@ def test_all_three_switches_on_every_task_and_the_preset_code_paths(tmp_path, se
     gap = json.loads((out / "result.json").read_text())["discretization_gap"]["child_minus_supernet"]
     assert math.isfinite(gap["loss"])
     assert (out / "alphas_hist.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sampling_seed_includes_the_search_seed():
+    """With α at uniform the draws depend only on the seed: two search seeds must not share them."""
+    from unnas.spaces.darts.genotype import sample_genotypes
+
+    uniform = np.zeros((14, 8))
+    one, two = (sample_genotypes(uniform, uniform, 4, 3, [seed, 0]) for seed in (1, 2))
+    assert [str(g) for g in one] != [str(g) for g in two]
+    assert [str(g) for g in one] == [str(g) for g in sample_genotypes(uniform, uniform, 4, 3, [1, 0])]

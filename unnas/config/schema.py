@@ -109,6 +109,7 @@ class ArchConfig:
     entropy_schedule: str = "constant"
     #: argmax (DARTS) | sample (each edge's op drawn from softmax(α), inputs by edge strength)
     discretization: str = "argmax"
+    #: With the search's ``seed`` it seeds the draws (two searches with other seeds draw differently).
     discretization_seed: int = 0
     #: Genotypes drawn into genotypes_sampled.json when discretization=sample.
     samples: int = 10

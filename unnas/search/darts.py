@@ -378,11 +378,14 @@ class DartsSearch:
         disc.plot_alpha_hist(alphas, rd.file("alphas_hist.png"), title=f"{self.task.name}, epoch {self.epoch}")
         result = {"genotype": genotype.to_dict(), "discretization_gap": disc.gap(supernet, child)}
         if arch.discretization == "sample":
+            # seeded by the search's seed too: near-uniform α with one fixed seed would give every
+            # search the same draws, and a study would train the same "sampled" cell for all of them
+            seed = [self.cfg.seed, arch.discretization_seed]
             drawn = sample_genotypes(self.trunk.alpha_normal.detach().cpu().numpy(),
                                      self.trunk.alpha_reduce.detach().cpu().numpy(), self.trunk.nodes,
-                                     arch.samples, arch.discretization_seed)
+                                     arch.samples, seed)
             atomic_write_json(rd.file("genotypes_sampled.json"),
-                              {"seed": arch.discretization_seed, "genotypes": [g.to_dict() for g in drawn]})
+                              {"seed": seed, "genotypes": [g.to_dict() for g in drawn]})
             result["genotypes_sampled"] = len(drawn)
         atomic_write_json(rd.file("result.json"), result)
         delta = result["discretization_gap"]["child_minus_supernet"]

@@ -289,7 +289,7 @@ def sample_cell(weights: np.ndarray | Iterable, nodes: int, rng: np.random.Gener
     return pairs
 
 
-def sample_genotypes(alpha_normal, alpha_reduce, nodes: int, n: int, seed: int) -> list[Genotype]:
+def sample_genotypes(alpha_normal, alpha_reduce, nodes: int, n: int, seed: int | Sequence[int]) -> list[Genotype]:
     """``n`` genotypes drawn from softmax(α) with a seeded generator (same seed, same draws)."""
     rng = np.random.default_rng(seed)
     concat = list(range(2, nodes + 2))
