@@ -107,6 +107,9 @@ class ArchConfig:
     entropy_weight: float = 0.0
     #: constant | linear (0 → entropy_weight over the search)
     entropy_schedule: str = "constant"
+    #: all (MTL-NAS: every op's weight) | no_none (the distribution over the ops the DARTS rule can keep:
+    #: over all ops, minimising the entropy on the demo let `none` take the normal cell)
+    entropy_ops: str = "all"
     #: argmax (DARTS) | sample (each edge's op drawn from softmax(α), inputs by edge strength)
     discretization: str = "argmax"
     #: With the search's ``seed`` it seeds the draws (two searches with other seeds draw differently).

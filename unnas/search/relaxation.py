@@ -15,13 +15,15 @@ from torch import Tensor
 
 from unnas.config.schema import ArchConfig
 from unnas.errors import ConfigError
+from unnas.spaces.darts.ops import PRIMITIVES
 from unnas.spaces.darts.supernet import softmax_weights
 
 
 def validate_arch(arch: ArchConfig) -> None:
     """One-line ConfigErrors for arch.* values the search cannot use."""
     choices = {"relaxation": ("softmax", "gumbel"), "tau_schedule": ("exponential", "linear"),
-               "entropy_schedule": ("constant", "linear"), "discretization": ("argmax", "sample")}
+               "entropy_schedule": ("constant", "linear"), "entropy_ops": ("all", "no_none"),
+               "discretization": ("argmax", "sample")}
     for key, allowed in choices.items():
         if getattr(arch, key) not in allowed:
             raise ConfigError(f"arch.{key}={getattr(arch, key)!r} is not one of {', '.join(allowed)}; pick one of them")
@@ -64,9 +66,15 @@ def gumbel_weights(alpha: Tensor, tau: float, generator: torch.Generator | None,
     return one_hot - soft.detach() + soft
 
 
-def mean_entropy(alphas: list[Tensor]) -> Tensor:
-    """Mean over edges of the entropy of softmax(α), normalised by log(#ops) into [0, 1]."""
+def mean_entropy(alphas: list[Tensor], keep: list[int] | None = None) -> Tensor:
+    """Mean over edges of the entropy of softmax(α), normalised by log(#ops) into [0, 1].
+
+    ``keep``: op columns the distribution is taken over (softmax renormalised over them), e.g. every op
+    but `none`, so that minimising the entropy picks a real op instead of letting `none` win.
+    """
     rows = torch.cat([a.reshape(-1, a.shape[-1]) for a in alphas])
+    if keep is not None:
+        rows = rows[:, keep]
     logp = F.log_softmax(rows, dim=-1)
     return -(logp.exp() * logp).sum(dim=-1).mean() / math.log(rows.shape[-1])
 
@@ -96,7 +104,10 @@ class Relaxation:
         w = entropy_weight_at(self.arch, self.progress)
         if w == 0:
             return None
-        return w * mean_entropy(alphas)
+        keep = None
+        if self.arch.entropy_ops == "no_none":
+            keep = [k for k, name in enumerate(PRIMITIVES) if name != "none"]
+        return w * mean_entropy(alphas, keep)
 
 
 def fixed_weights(pairs: list[tuple[Tensor, Tensor]]):
