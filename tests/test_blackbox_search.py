@@ -1,14 +1,20 @@
-"""Black-box search (issue #16): space mutation, REA / random / PPO on toy fitnesses, resume, end-to-end CLI."""
+"""Black-box search (issue #16): space mutation, REA / random / PPO on toy fitnesses, resume, end-to-end CLI,
+concurrent evaluations (fitness.workers)."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from unnas.config.schema import PpoConfig
 from unnas.search.blackbox import HISTORY, BlackBoxRun, space_for
+from unnas.search.pool import EvaluationPool, local_pool
 from unnas.search.ppo import ppo_search
 from unnas.search.random_search import random_search
 from unnas.search.rea import rea_search
@@ -122,3 +128,132 @@ def test_end_to_end_rea_naswot_on_demo(tmp_path, cli):
 def test_bad_proxy_is_one_line_error(tmp_path, cli):
     code, _out, err = cli("search", "strategy=rea", "fitness.proxy=snip", f"out_dir={tmp_path / 'r'}")
     assert code != 0 and "label-free" in err and len(err.strip().splitlines()) == 1
+
+
+# ----------------------------------------------------------------------------- concurrent evaluations
+NASWOT_ON_DEMO = ("fitness.proxy=naswot", "fitness.proxy_batch_size=8", "data.crop_size=32", "fitness.network.width=4",
+                  "fitness.network.cells=2", "progress=false")  # as test_end_to_end_rea_naswot_on_demo
+
+
+def _parallel_search(cli, out, *overrides) -> tuple[list[dict], dict]:
+    code, stdout, err = cli("search", "fitness.workers=2", f"out_dir={out}", *NASWOT_ON_DEMO, *overrides)
+    assert code == 0, stdout + err
+    lines = [json.loads(line) for line in (out / HISTORY).read_text().splitlines()]
+    space = space_for("darts")
+    assert [r["index"] for r in lines] == list(range(len(lines))) and len({r["key"] for r in lines}) == len(lines)
+    assert all(space.valid(space.from_json(r["arch"])) and r["status"] == "ok" for r in lines)
+    assert json.loads((out / "genotype.json").read_text()) == max(lines, key=lambda r: r["fitness"])["arch"]
+    result = json.loads((out / "result.json").read_text())
+    assert result["workers"] == 2 and result["wall_clock_s"] > 0 and result["evaluations"] == len(lines)
+    return lines, result
+
+
+def test_two_workers_random_search_spends_the_budget_exactly(tmp_path, cli):
+    lines, _ = _parallel_search(cli, tmp_path / "run", "strategy=random", "fitness.budget=6")
+    assert len(lines) == 6
+    rng, space = np.random.default_rng(1), space_for("darts")  # seed=1: proposals in the seeded order
+    assert sorted(r["key"] for r in lines) == sorted(space.key(space.sample(rng)) for _ in range(6))
+
+
+def test_two_workers_rea_resumes_without_re_evaluating(tmp_path, cli):
+    out, rea = tmp_path / "run", ("strategy=rea", "rea.population=4", "rea.sample=2")
+    first, _ = _parallel_search(cli, out, *rea, "fitness.budget=4")
+    assert len(first) == 4
+    second, result = _parallel_search(cli, out, *rea, "fitness.budget=8")
+    assert len(second) == 8 and result["resumed_from"] == 4
+    old = {r["key"]: r for r in first}  # the recorded ones came back as they were (same measured seconds)
+    assert all({**r, "index": 0} == {**old[r["key"]], "index": 0} for r in second if r["key"] in old)
+    assert len([r for r in second if r["key"] in old]) == 4
+
+
+def test_async_rea_ages_its_population(tmp_path):
+    """Older is fitter: with a tournament over the whole population, every child's parent is the fittest of the
+    last ``population`` answers when it was proposed: never an aged-out member, never a member too many."""
+    space, population, order = space_for("darts"), 4, itertools.count()
+
+    def fitness(arch, seed):
+        n = next(order)  # atomic: no two calls share a fitness
+        time.sleep(0.002 * (n % 3))  # completions out of call order
+        return {"fitness": -float(n), "status": "ok"}
+
+    class Logged(BlackBoxRun):
+        answers: list = []
+        proposals_seen: list = []
+
+        def submit(self, arch, tag=None):
+            self.proposals_seen.append((arch, list(self.answers)))
+            super().submit(arch, tag)
+
+        def collect(self, block=True):
+            out = super().collect(block)
+            self.answers += [(arch, f) for _tag, arch, f in out]
+            return out
+
+    pool = EvaluationPool(fitness, 2, lambda: ThreadPoolExecutor(2))
+    run = Logged(space, fitness, 24, seed=0, pool=pool)
+    rea_search(run, np.random.default_rng(0), population=population, sample=population, asynchronous=True)
+    pool.close()
+    assert len(run.records) == 24 and len(run.answers) >= 24
+    children = run.proposals_seen[population:]
+    assert children and all(seen for _child, seen in children)  # a mutation waits for a member
+    parents = [max(seen[-population:], key=lambda m: m[1])[0] for _child, seen in children]
+    for parent, (child, _seen) in zip(parents, children):
+        assert 0 < sum(a != b for a, b in zip(space.encode(parent), space.encode(child))) <= 4
+    first = {space.key(arch) for arch, _f in run.answers[:population]}  # the fittest ever, aged out since
+    assert not first & {space.key(p) for p in parents[-population:]}
+
+
+def test_sequential_rea_on_workers_evaluates_what_one_worker_does():
+    space = space_for("nasbench101")
+    fitness = _toy(space, space.sample(np.random.default_rng(2)))
+    pool = EvaluationPool(fitness, 3, lambda: ThreadPoolExecutor(3))
+    runs = [BlackBoxRun(space, fitness, 30, seed=0), BlackBoxRun(space, fitness, 30, seed=0, pool=pool)]
+    for run in runs:
+        rea_search(run, np.random.default_rng(4), population=6, sample=3, asynchronous=False)
+    pool.close()
+    one, three = ([r["key"] for r in run.records] for run in runs)
+    assert sorted(one[:6]) == sorted(three[:6]) and one[6:] == three[6:]  # only the initial population in parallel
+
+
+def test_slurm_runner_through_submitit_local_cluster(tmp_path, cli):
+    lines, _ = _parallel_search(cli, tmp_path / "run", "strategy=random", "fitness.budget=2", "fitness.runner=slurm",
+                                "fitness.slurm.cluster=local", "fitness.slurm.cpus_per_task=1",
+                                "fitness.slurm.gpus_per_node=0")
+    assert len(lines) == 2 and (tmp_path / "run" / "submitit").is_dir()
+
+
+class _DiesOn:
+    """A toy fitness whose worker process exits abruptly (as if killed) on one architecture."""
+
+    def __init__(self, arch_json):
+        self.arch_json = arch_json
+
+    def __call__(self, arch, seed):
+        if arch == self.arch_json:
+            os._exit(9)
+        return {"fitness": float(len(json.dumps(arch))), "status": "ok"}
+
+
+def test_a_dead_worker_fails_only_its_candidate():
+    space = space_for("darts")
+    rng = np.random.default_rng(0)
+    samples = [space.sample(rng) for _ in range(4)]
+    fitness = _DiesOn(space.to_json(samples[1]))
+    pool = local_pool(fitness, 2, "cpu")
+    try:
+        run = BlackBoxRun(space, fitness, 4, seed=0, pool=pool)
+        random_search(run, np.random.default_rng(0))
+    finally:
+        pool.close()
+    by_key = {r["key"]: r for r in run.records}
+    assert sorted(by_key) == sorted(space.key(a) for a in samples)
+    dead = by_key[space.key(samples[1])]
+    assert dead["fitness"] is None and dead["status"] == "failed" and dead["error"].startswith("worker died")
+    assert all(r["status"] == "ok" for k, r in by_key.items() if r is not dead)
+
+
+@pytest.mark.parametrize("override, needle", [("fitness.workers=0", "fitness.workers"),
+                                              ("fitness.runner=k8s", "fitness.runner")])
+def test_bad_pool_setting_is_one_line_error(tmp_path, cli, override, needle):
+    code, _out, err = cli("search", "strategy=random", override, f"out_dir={tmp_path / 'r'}")
+    assert code != 0 and needle in err and len(err.strip().splitlines()) == 1

@@ -8,6 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from unnas.errors import ConfigError
+
+#: Where a study's jobs or a black-box search's evaluations run.
+RUNNERS = ("local", "slurm")
+
 
 @dataclass
 class DataConfig:
@@ -119,6 +124,25 @@ class ArchConfig:
 
 
 @dataclass
+class SlurmConfig:
+    """submitit options for ``runner: slurm`` (a study: one array task per job; a black-box search: one job
+    per evaluation)."""
+
+    partition: Optional[str] = None
+    time_min: int = 240
+    gpus_per_node: int = 1
+    cpus_per_task: int = 8
+    mem_gb: Optional[int] = None
+    #: Most array tasks running at once.
+    array_parallelism: int = 256
+    #: Extra ``#SBATCH`` options, e.g. {account: myproj, qos: normal}.
+    additional: Dict[str, Any] = field(default_factory=dict)
+    #: submitit cluster: None picks SLURM when ``sbatch`` exists; ``local`` runs the same
+    #: submission path in subprocesses on this machine (testing without a cluster).
+    cluster: Optional[str] = None
+
+
+@dataclass
 class FitnessConfig:
     """Black-box strategies' fitness (unnas/search/fitness.py): a study job on held-out training images."""
 
@@ -139,12 +163,28 @@ class FitnessConfig:
     proxy_batch_size: int = 64
     #: Study network settings (setting, width, cells, stem_width, num_stacks, modules_per_stack).
     network: Dict[str, Any] = field(default_factory=lambda: {"width": 8, "cells": 5})
+    #: Evaluations running at once (1: one at a time in the search process, as before workers existed).
+    workers: int = 1
+    #: local (workers > 1: spawned processes on this machine) | slurm (one submitit job per evaluation, at most
+    #: ``workers`` at once; ``slurm.cluster=local`` runs them as subprocesses here).
+    runner: str = "local"
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)
+
+    def validate(self) -> None:
+        if self.workers < 1:
+            raise ConfigError(f"fitness.workers={self.workers} must be at least 1 (evaluations running at once)")
+        if self.runner not in RUNNERS:
+            raise ConfigError(f"fitness.runner={self.runner!r} is not one of {', '.join(RUNNERS)}")
 
 
 @dataclass
 class ReaConfig:
     population: int = 10
     sample: int = 10
+    #: The issue's ``rea.async`` (a Python keyword, hence the name). With fitness.workers > 1: true, a
+    #: worker that finishes takes the next mutation at once; false, TransNAS's sequential variant (the
+    #: initial population evaluated in parallel, then one mutation at a time: the same architectures as workers=1).
+    asynchronous: bool = True
 
 
 @dataclass
@@ -195,3 +235,6 @@ class SearchConfig:
     fitness: FitnessConfig = field(default_factory=FitnessConfig)
     rea: ReaConfig = field(default_factory=ReaConfig)
     ppo: PpoConfig = field(default_factory=PpoConfig)
+
+    def validate(self) -> None:
+        self.fitness.validate()

@@ -17,10 +17,9 @@ from typing import Any, Dict, List, Optional
 
 from unnas.errors import ConfigError
 
-from .schema import DataConfig
+from .schema import RUNNERS, DataConfig, SlurmConfig
 
 SPACES = ("darts", "nasbench101", "mr")
-RUNNERS = ("local", "slurm")
 SETTINGS = ("cifar", "imagenet")
 #: What a training job's ``metric`` is: the last epoch's on the test split (the paper's study), or
 #: each run's max over epochs on the test split (an optimistic number, flagged in the report).
@@ -55,24 +54,6 @@ class StudyNetworkConfig:
     stem_width: int = 128
     num_stacks: int = 3
     modules_per_stack: Optional[int] = None
-
-
-@dataclass
-class SlurmConfig:
-    """submitit options for ``runner: slurm`` (one array task per job)."""
-
-    partition: Optional[str] = None
-    time_min: int = 240
-    gpus_per_node: int = 1
-    cpus_per_task: int = 8
-    mem_gb: Optional[int] = None
-    #: Most array tasks running at once.
-    array_parallelism: int = 256
-    #: Extra ``#SBATCH`` options, e.g. {account: myproj, qos: normal}.
-    additional: Dict[str, Any] = field(default_factory=dict)
-    #: submitit cluster: None picks SLURM when ``sbatch`` exists; ``local`` runs the same
-    #: submission path in subprocesses on this machine (testing without a cluster).
-    cluster: Optional[str] = None
 
 
 @dataclass

@@ -1,17 +1,24 @@
 """What every black-box strategy shares: the space, the fitness, the budget, history.jsonl and the run directory.
 
-Strategies (random_search, rea, ppo) only propose architectures through :meth:`BlackBoxRun.evaluate`.
-Each new architecture is one line of ``history.jsonl`` (rewritten atomically after each one). A
-resumed run replays its strategy from the same seed: every architecture already in the history
-gets its recorded fitness back without being evaluated again, so the replay follows the same path
-and continues where the killed run stopped. An architecture proposed twice in one run costs no
-budget the second time.
+Strategies (random_search, rea, ppo) only propose architectures, through :meth:`BlackBoxRun.drive`
+(``propose`` and ``completed`` callbacks). Each new architecture is one line of ``history.jsonl``
+(rewritten atomically after each one). A resumed run replays its strategy from the same seed: every
+architecture already in the history gets its recorded fitness back without being evaluated again,
+so the replay follows the same path and continues where the killed run stopped. An architecture
+proposed twice in one run costs no budget the second time.
+
+Without a pool (``fitness.workers=1``) candidates are evaluated one at a time in this process
+(:meth:`BlackBoxRun.evaluate`) and a resumed run reproduces the uninterrupted one exactly. With a
+pool (:mod:`unnas.search.pool`) up to ``workers`` evaluations are in flight; answers come in
+completion order, which is not reproducible, so a resumed run may take another path than the
+uninterrupted one would have (it still never evaluates a recorded architecture again).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -57,10 +64,12 @@ def read_history(path: Path) -> list[dict]:
 
 class BlackBoxRun:
     """Budgeted evaluation with a persistent history. ``evaluator(arch_json, seed) -> dict`` with at least
-    ``fitness`` (float or None for a failed architecture); ``out_dir=None`` keeps everything in memory."""
+    ``fitness`` (float or None for a failed architecture); ``out_dir=None`` keeps everything in memory.
+    ``pool`` (:class:`unnas.search.pool.EvaluationPool`, running that evaluator): evaluations run
+    concurrently, at most ``pool.workers`` at once."""
 
     def __init__(self, space, evaluator: Callable[[Any, int], dict], budget: int, seed: int = 0,
-                 out_dir: str | Path | None = None, progress: bool = False):
+                 out_dir: str | Path | None = None, progress: bool = False, pool=None):
         if budget < 1:
             raise ConfigError(f"fitness.budget must be at least 1, got {budget}")
         self.space, self.evaluator, self.budget, self.seed = space, evaluator, budget, seed
@@ -70,6 +79,11 @@ class BlackBoxRun:
         self.resumed = len(self.known)
         self.proposals = 0
         self.progress = progress
+        self.pool = pool
+        self.workers = 1 if pool is None else pool.workers
+        self._running: dict[str, Any] = {}  # key → its task in the pool
+        self._waiting: dict[str, list] = {}  # key → the proposals (tag, arch) its evaluation answers
+        self._ready: list[tuple] = []  # answers (tag, arch, fitness) not handed to the strategy yet
 
     @property
     def done(self) -> bool:
@@ -84,31 +98,116 @@ class BlackBoxRun:
             return next(r["fitness"] for r in self.records if r["key"] == key) if key in seen else None
         record = self.known.get(key)
         if record is None:
-            result = self.evaluator(self.space.to_json(arch), self.seed)
-            record = {"index": len(self.records), "key": key, "arch": self.space.to_json(arch),
-                      **{k: result.get(k) for k in ("fitness", "params", "flops", "seconds", "status", "error")}}
-            self.known[key] = record
-            self._write_history(record)
-        self.records.append(record)
-        self._tick(record)
+            record = self._record(key, self.space.to_json(arch), self.evaluator(self.space.to_json(arch), self.seed))
+        else:
+            self.records.append(record)
+            self._tick(record)
         return record["fitness"]
 
-    def _write_history(self, record: dict) -> None:
+    # ------------------------------------------------------------------ what strategies call
+    def drive(self, propose: Callable[[], tuple | None], completed: Callable[[Any, Any, float | None], None]) -> None:
+        """Run a strategy until the budget is spent. ``propose() -> (arch, tag)`` (arch None: no valid
+        architecture, fitness None) or None: nothing to propose before the next answer; ``completed(tag,
+        arch, fitness)`` for each answer. Without a pool: propose, evaluate, complete, one at a time. With
+        one: a proposal whenever a worker is free and the budget (in-flight evaluations included) allows,
+        answers in completion order; known architectures are answered at once, without a worker. The budget
+        then counts every architecture of history.jsonl, and those of a resumed history that the strategy
+        did not propose again join this run's records at the end."""
+        if self.pool is None:
+            while not self.done and (proposal := propose()) is not None:
+                arch, tag = proposal
+                completed(tag, arch, None if arch is None else self.evaluate(arch))
+            return
+        while True:
+            proposal = propose() if self.room() > 0 else None
+            if proposal is not None:
+                self.submit(*proposal)
+            elif not self.pending:
+                break
+            for answer in self.collect(block=proposal is None):
+                completed(*answer)
+        for record in [r for k, r in self.known.items() if k not in {o["key"] for o in self.records}]:
+            self._adopt(record)
+        self._write_history()
+
+    @property
+    def pending(self) -> int:
+        """Proposals not answered yet."""
+        return len(self._ready) + sum(len(w) for w in self._waiting.values())
+
+    def room(self) -> int:
+        """New evaluations that may start now: free workers, within what the budget leaves after the
+        completed and in-flight ones."""
+        if self.proposals >= self.budget * MAX_PROPOSALS_PER_EVAL:
+            return 0
+        return min(self.workers, self.budget - len(self.known)) - len(self._running)
+
+    def submit(self, arch, tag: Any = None) -> None:
+        """Propose ``arch``: a new one goes to the pool; one recorded in this run or in the resumed history,
+        or being evaluated, is answered from that evaluation."""
+        self.proposals += 1
+        key = None if arch is None else self.space.key(arch)
+        if key in self._running:
+            self._waiting[key].append((tag, arch))
+            return
+        mine = next((r for r in self.records if r["key"] == key), None) if key is not None else None
+        if arch is None or mine is not None:
+            self._ready.append((tag, arch, None if mine is None else mine["fitness"]))
+        elif key in self.known:  # resumed
+            self._ready.append((tag, arch, self._adopt(self.known[key])["fitness"]))
+        else:
+            self._running[key] = self.pool.submit(self.space.to_json(arch), self.seed)
+            self._waiting[key] = [(tag, arch)]
+
+    def collect(self, block: bool = True) -> list[tuple]:
+        """Answers ``(tag, arch, fitness)`` in completion order; with ``block``, waits for one if none is ready."""
+        for task, result in self.pool.finished(block=block and not self._ready):
+            key = next(k for k, t in self._running.items() if t is task)
+            del self._running[key]
+            record = self._record(key, task.arch, result)
+            self._ready += [(tag, arch, record["fitness"]) for tag, arch in self._waiting.pop(key)]
+        out, self._ready = self._ready, []
+        return out
+
+    # ------------------------------------------------------------------ records
+    def _record(self, key: str, arch_json, result: dict) -> dict:
+        """A new evaluation: into history.jsonl, then this run's records."""
+        record = {"index": len(self.records), "key": key, "arch": arch_json,
+                  **{k: result.get(k) for k in ("fitness", "params", "flops", "seconds", "status", "error")}}
+        self.known[key] = record
+        self.records.append(record)
+        self._write_history()
+        self._tick(record)
+        return record
+
+    def _adopt(self, record: dict) -> dict:
+        """A record of the resumed history takes its place (and index) in this run's order (history.jsonl
+        follows with the next write)."""
+        record = self.known[record["key"]] = {**record, "index": len(self.records)}
+        self.records.append(record)
+        self._tick(record)
+        return record
+
+    def _write_history(self) -> None:
+        """history.jsonl: the resumed records this run has not reached (if any), then this run's."""
         if self.out is None:
             return
         from unnas.engine.atomic import atomic_write_text
 
-        ordered = list(self.records) + [record]
-        rest = [r for r in self.known.values() if r["key"] not in {o["key"] for o in ordered}]
-        atomic_write_text(self.out / HISTORY, "".join(json.dumps(r, allow_nan=False) + "\n" for r in rest + ordered))
+        mine = {r["key"] for r in self.records}
+        rest = [r for r in self.known.values() if r["key"] not in mine]
+        atomic_write_text(self.out / HISTORY,
+                          "".join(json.dumps(r, allow_nan=False) + "\n" for r in rest + self.records))
 
     def _tick(self, record: dict) -> None:
         if not self.progress:
             return
         best = self.best()
         f = record["fitness"]
+        running = f" ({len(self._running)} running)  " if self.pool is not None else ""
         print(f"\r[{len(self.records)}/{self.budget}] fitness {'failed' if f is None else f'{f:.4g}'}  best "
-              f"{'-' if best is None else format(best['fitness'], '.4g')}", end="", file=sys.stderr, flush=True)
+              f"{'-' if best is None else format(best['fitness'], '.4g')}{running}", end="", file=sys.stderr,
+              flush=True)
 
     def best(self) -> dict | None:
         scored = [r for r in self.records if r["fitness"] is not None]
@@ -166,6 +265,7 @@ def run_blackbox(cfg, config_text: str) -> dict:
     from unnas.engine.lock import DirLock
 
     from .fitness import Fitness
+    from .pool import evaluation_pool
 
     table = strategies()
     if cfg.strategy not in table:
@@ -174,9 +274,16 @@ def run_blackbox(cfg, config_text: str) -> dict:
     fitness = Fitness(cfg)
     with DirLock(cfg.out_dir):
         atomic_write_text(Path(cfg.out_dir) / "config.yaml", config_text)
-        run = BlackBoxRun(space, fitness, cfg.fitness.budget, cfg.seed, cfg.out_dir, cfg.progress)
-        table[cfg.strategy](run, np.random.default_rng(cfg.seed), cfg)
+        pool = evaluation_pool(cfg, fitness)
+        start = time.perf_counter()
+        try:
+            run = BlackBoxRun(space, fitness, cfg.fitness.budget, cfg.seed, cfg.out_dir, cfg.progress, pool)
+            table[cfg.strategy](run, np.random.default_rng(cfg.seed), cfg)
+        finally:
+            if pool is not None:
+                pool.close()
         if cfg.progress:
             print(file=sys.stderr)
         return write_results(run, {"strategy": cfg.strategy, "space": space.space, "fitness": fitness.name,
-                                   "seed": cfg.seed, "budget": cfg.fitness.budget})
+                                   "seed": cfg.seed, "budget": cfg.fitness.budget, "workers": run.workers,
+                                   "wall_clock_s": round(time.perf_counter() - start, 3)})

@@ -7,6 +7,12 @@ normalised by the mean and std of the fitnesses seen so far (a failed or invalid
 gets -2). After ``ppo.memory`` decision steps: clipped PPO (ε ``ppo.clip``) with GAE (γ, λ),
 value loss × ``value_coef``, entropy bonus × ``entropy_coef``, Adam lr 0.01 × 0.999 every 15
 optimizer steps.
+
+With ``fitness.workers`` N > 1, N architectures sampled from the current policy are in flight; each
+one that completes is rewarded (normalised by the fitnesses completed so far) and added to the
+memory, the policy is updated once the memory is full, and the freed worker gets an architecture
+sampled from the policy as it is then. An episode may thus have been sampled by a policy up to
+N − 1 completions older than the one it updates: PPO's clipped importance ratio is built for that.
 """
 
 from __future__ import annotations
@@ -67,11 +73,14 @@ def ppo_search(run, rng, cfg=None, settings=None) -> None:
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=p.decay_every, gamma=p.lr_decay)
     seen: list[float] = []
     memory: list[tuple] = []
-    while not run.done:
+
+    def propose():
         with torch.no_grad():
             choices, logps, _e, values = policy.steps(None, gen)
-        arch = run.space.from_decisions(choices)
-        f = run.evaluate(arch) if arch is not None else None
+        return run.space.from_decisions(choices), (choices, logps, values)
+
+    def completed(tag, arch, f) -> None:
+        choices, logps, values = tag
         if f is not None:
             seen.append(f)
         reward = FAILED_REWARD if f is None else (f - np.mean(seen)) / (np.std(seen) + 1e-8) if len(seen) > 1 else 0.0
@@ -79,10 +88,13 @@ def ppo_search(run, rng, cfg=None, settings=None) -> None:
         r[-1] = reward
         v = values.numpy()
         adv = gae(r, v, p.gamma, p.gae_lambda)
-        memory.append((choices, logps, torch.tensor(adv, dtype=torch.float32), torch.tensor(adv + v, dtype=torch.float32)))
+        memory.append((choices, logps, torch.tensor(adv, dtype=torch.float32),
+                       torch.tensor(adv + v, dtype=torch.float32)))
         if sum(len(m[0]) for m in memory) >= p.memory:
             _update(policy, opt, sched, memory, p)
-            memory = []
+            memory.clear()
+
+    run.drive(propose, completed)
 
 
 def _update(policy: Policy, opt, sched, memory: list[tuple], p) -> None:
