@@ -108,8 +108,38 @@ def test_archs_from_a_samples_file(tmp_path):
     path = save_samples(tmp_path / "mine.json", samples)
     plan = build_plan(tiny_config(tmp_path, f"archs={path}", "count=null"))
     assert {j["arch_id"] for j in plan["jobs"]} == {"x0", "x1"} and plan["archs"] == 2
-    with pytest.raises(ConfigError, match="neither paper, sample nor an existing"):
+    with pytest.raises(ConfigError, match="neither paper, sample, an existing samples JSON file nor a directory"):
         build_plan(tiny_config(tmp_path, f"archs={tmp_path / 'missing.json'}"))
+
+
+def test_archs_from_a_directory_of_search_runs(tmp_path):
+    """The winners of several searches, trained under one recipe: each run directory's result file is one
+    architecture, named by its directory; a directory without one is skipped, none at all is refused."""
+    from unnas.spaces.darts import load_genotype
+    from unnas.study.samples import load_paper_samples as paper
+
+    runs = tmp_path / "winners"
+    for name, published in (("rea-1", "darts_v2"), ("random-1", "amoeba")):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "genotype.json").write_text(json.dumps(load_genotype(published).to_dict()))
+    (runs / "notes").mkdir()  # no genotype.json: not an architecture
+    (runs / "history.png").write_bytes(b"")  # files beside the runs are ignored
+    plan = build_plan(tiny_config(tmp_path, f"archs={runs}", "count=null"))
+    by_id = {j["arch_id"]: j["arch"] for j in plan["jobs"]}
+    assert plan["archs"] == 2 and set(by_id) == {"rea-1", "random-1"}
+    assert by_id["rea-1"] == load_genotype("darts_v2").to_list()
+
+    nb_runs = tmp_path / "nb_winners"
+    (nb_runs / "rea-1").mkdir(parents=True)
+    spec = paper("nasbench101")[3][1]
+    (nb_runs / "rea-1" / "spec.json").write_text(json.dumps(spec))
+    nb_plan = build_plan(tiny_config(tmp_path, f"archs={nb_runs}", "count=null", "space=nasbench101",
+                                     "network.stem_width=4", "network.num_stacks=1", "network.modules_per_stack=1"))
+    assert [j["arch_id"] for j in nb_plan["jobs"]][:1] == ["rea-1"] and nb_plan["jobs"][0]["arch"] == spec
+
+    with pytest.raises(ConfigError, match="without subdirectories holding genotype.json") as err:
+        build_plan(tiny_config(tmp_path, f"archs={runs / 'notes'}", "count=null"))
+    assert "\n" not in str(err.value)
 
 
 #: Sample-kind presets; configs/study/search/ (kind: search) are planned in tests/test_search_study.py.
@@ -128,5 +158,7 @@ def test_presets_plan(path):
         assert (cls.epochs, cls.batch_size, cls.lr, cls.weight_decay, cls.nesterov) == (100, 128, 0.1, 5e-4, True)
         assert (rot.batch_size, rot.lr, rot.precise_bn_batches * rot.batch_size) == (32, 0.025, 1024)
         assert cfg.seeds == [1, 2, 3] and plan["archs"] == 500 and len(plan["jobs"]) == 500 * 4 * 3
-    if path.stem == "fashion_mnist_quick":
+    if path.parent.name == "nasbench101" and path.stem == "fashion_mnist_quick":
+        assert plan["archs"] == 100 and plan["tasks"] == ["classification", "rotation"]
+    elif path.stem == "fashion_mnist_quick":
         assert plan["archs"] >= 20 and len(plan["proxies"]) == 5 and "jigsaw" in plan["tasks"]

@@ -61,8 +61,9 @@ class StudyConfig:
     name: str = "study"
     space: str = "darts"
     #: paper (the paper's 500 samples of the space), sample (DARTS or MR sampler: draw ``count`` with
-    #: ``sample_seed``), or a path to a samples JSON (``unnas draw`` / the paper's layout; for MR
-    #: :func:`unnas.spaces.mr.save_samples`'s).
+    #: ``sample_seed``), a path to a samples JSON (``unnas draw`` / the paper's layout; for MR
+    #: :func:`unnas.spaces.mr.save_samples`'s), or a directory of search runs (each subdirectory's
+    #: genotype.json / spec.json / arch.json, named by the subdirectory: train the winners under one recipe).
     archs: str = "paper"
     #: Use the first N architectures of the source (None: all; required for ``sample``).
     count: Optional[int] = None

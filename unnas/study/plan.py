@@ -35,6 +35,28 @@ def safe_id(text: str) -> str:
 
 
 # ----------------------------------------------------------------------------- architectures
+def archs_from_run_dirs(directory: Path, space: str) -> list[tuple[str, Any]]:
+    """The architectures found by searches: every subdirectory of ``directory`` (sorted by name, which
+    becomes the id) holding its space's result file (``genotype.json``, ``spec.json`` or ``arch.json``).
+
+    This is how the winners of several searches are trained under one study recipe without
+    hand-writing a samples file; subdirectories without the file are skipped, none at all is an error.
+    """
+    from unnas.spaces.codes import code_space
+
+    codes = code_space(space)
+    archs = []
+    for run in sorted(p for p in directory.iterdir() if p.is_dir()):
+        path = run / codes.arch_file
+        if path.is_file():
+            arch = codes.load(path)
+            archs.append((run.name, arch.to_list() if space == "darts" else codes.to_json(arch)))
+    if not archs:
+        raise ConfigError(f"archs={str(directory)!r} is a directory without subdirectories holding "
+                          f"{codes.arch_file}; pass search run directories' parent (space={space})")
+    return archs
+
+
 def load_archs(cfg) -> list[tuple[str, Any]]:
     """``[(arch_id, JSON-able arch)]`` from ``cfg.archs``, the first ``cfg.count`` of them."""
     source, space = cfg.archs, cfg.space
@@ -53,10 +75,13 @@ def load_archs(cfg) -> list[tuple[str, Any]]:
         from .darts_sampler import sample_architectures
 
         archs = [(s.id, s.genotype.to_list()) for s in sample_architectures(cfg.count, seed=cfg.sample_seed)]
+    elif Path(source).is_dir():
+        archs = archs_from_run_dirs(Path(source), space)
     else:
         path = Path(source)
         if not path.is_file():
-            raise ConfigError(f"archs={source!r} is neither paper, sample nor an existing samples JSON file")
+            raise ConfigError(f"archs={source!r} is neither paper, sample, an existing samples JSON file nor a "
+                              "directory of search runs")
         if space == "darts":
             from .darts_sampler import load_samples
 
