@@ -257,3 +257,22 @@ def test_a_dead_worker_fails_only_its_candidate():
 def test_bad_pool_setting_is_one_line_error(tmp_path, cli, override, needle):
     code, _out, err = cli("search", "strategy=random", override, f"out_dir={tmp_path / 'r'}")
     assert code != 0 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_resume_under_another_fitness_is_refused_and_changes_nothing(tmp_path, cli):
+    """A history's fitness values are only comparable under the settings that made them: a resume may
+    grow (or shrink) the budget, but another fitness, task, recipe, data or seed is one line and exit 1."""
+    out = tmp_path / "run"
+    base = ("strategy=random", f"out_dir={out}", *NASWOT_ON_DEMO)
+    code, stdout, err = cli("search", *base, "fitness.budget=2")
+    assert code == 0, stdout + err
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    for change, key in (("fitness.proxy=jacob_cov", "fitness.proxy"), ("seed=2", "seed"),
+                        ("fitness.network.width=8", "fitness.network.width"), ("data.crop_size=28", "data.crop_size"),
+                        ("strategy=rea", "strategy")):
+        code, _stdout, err = cli("search", *base, "fitness.budget=3", change)
+        assert code != 0 and len(err.strip().splitlines()) == 1 and key in err and "new out_dir" in err, (change, err)
+        assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before, change
+    code, stdout, err = cli("search", *base, "fitness.budget=3", "optim.lr=0.5")  # a DARTS key: not the fitness's
+    assert code == 0, stdout + err
+    assert len((out / HISTORY).read_text().splitlines()) == 3

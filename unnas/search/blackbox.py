@@ -29,6 +29,35 @@ from unnas.errors import CheckpointError, ConfigError
 HISTORY = "history.jsonl"
 #: Proposals per unit of budget before a strategy that keeps re-proposing known architectures is stopped.
 MAX_PROPOSALS_PER_EVAL = 100
+#: The config sections a black-box search depends on (the rest configures DARTS and is ignored).
+SEARCH_SECTIONS = ("strategy", "seed", "data", "task_options", "model", "fitness", "rea", "ppo")
+#: Within them, what a resumed run may change: how much is evaluated and where, never what a fitness means.
+RESUMABLE_CHANGES = ("fitness.budget", "fitness.workers", "fitness.runner", "fitness.slurm", "rea.asynchronous")
+
+
+def check_resume(out: Path, config_text: str, defaults_text: str) -> None:
+    """Refuse to resume a history made under other settings: its recorded fitness values would be
+    ranked against new ones measured differently (another task, recipe, data, seed or strategy), a
+    result that looks right and is not. Only :data:`RESUMABLE_CHANGES` may differ (a larger budget
+    continues a search; a smaller one reads its first evaluations). Nothing is written here."""
+    import yaml
+
+    from unnas.engine.rundir import first_difference
+
+    saved = out / "config.yaml"
+    if not (out / HISTORY).is_file() or not saved.is_file():
+        return
+    def sections(text: str) -> dict:
+        config = yaml.safe_load(text) or {}
+        return {k: v for k, v in config.items() if k in SEARCH_SECTIONS}
+
+    diff = first_difference(sections(saved.read_text()), sections(config_text), RESUMABLE_CHANGES,
+                            defaults=sections(defaults_text))
+    if diff is not None:
+        key, old, new = diff
+        raise CheckpointError(f"{out} holds a search scored with {key}={old!r}, but this command asks for {key}={new!r};"
+                              " re-run with the same settings to resume (fitness.budget may change), or choose a new "
+                              "out_dir")
 
 
 def space_for(name: str, nodes: int = 4):
@@ -261,6 +290,7 @@ def strategies() -> dict[str, Callable]:
 
 def run_blackbox(cfg, config_text: str) -> dict:
     """``unnas search strategy=random|rea|ppo``: run (or resume) the search and write the run directory."""
+    from unnas.config import defaults_yaml
     from unnas.engine.atomic import atomic_write_text
     from unnas.engine.lock import DirLock
 
@@ -273,6 +303,7 @@ def run_blackbox(cfg, config_text: str) -> dict:
     space = space_for(cfg.fitness.space, cfg.model.nodes)
     fitness = Fitness(cfg)
     with DirLock(cfg.out_dir):
+        check_resume(Path(cfg.out_dir), config_text, defaults_yaml(cfg))
         atomic_write_text(Path(cfg.out_dir) / "config.yaml", config_text)
         pool = evaluation_pool(cfg, fitness)
         start = time.perf_counter()
