@@ -306,3 +306,30 @@ def test_propagation_stops_at_a_fixed_point_of_the_projection():
     p = Predictor("darts", ["acc"], net, Normaliser(["linear"], [0.0], [1.0]))
     r = propagate(cs, cs.encode(cs.default()), [Term(p, "acc")], "continuous", iterations=70, project_every=10)
     assert r.stalled and not r.reached and len(r.records) == 11 and r.arch == cs.default()
+
+
+@pytest.mark.parametrize("space", ["nasbench101", "darts"])
+def test_the_result_is_the_projection_with_the_lowest_loss_not_the_last(space):
+    """A large step can overshoot (the FLOPs term far past its target) and project to an architecture the
+    predictors score worse than the start: the result is the start or projection with the lowest loss."""
+    import torch
+
+    from unnas.search.ncp import Term, objective, propagate
+    from unnas.search.predictor import Normaliser, Predictor, PredictorNet
+
+    cs = code_space(space)
+    differs = 0
+    for seed in range(6):
+        torch.manual_seed(seed)
+        p = Predictor(space, ["acc", "madds"], PredictorNet(cs.dim, 2).eval(),
+                      Normaliser(["linear"] * 2, [0.0] * 2, [1.0] * 2))
+        terms = [Term(p, "acc"), Term(p, "madds", 0.5, -1)]
+        r = propagate(cs, cs.encode(cs.default()), terms, "continuous", lr=30.0, iterations=70, project_every=10)
+        projected = [rec["projected_loss"] for rec in r.records if rec["projected"]]
+        assert r.losses["start"] == projected[0] and r.losses["chosen"] == min(projected)
+        assert objective(cs.encode(r.arch).astype(np.float64), terms, r.targets) == pytest.approx(r.losses["chosen"])
+        assert r.records[r.chosen_iter]["projected"] and r.records[r.chosen_iter]["arch"] == cs.describe(r.arch)
+        assert r.losses["last_projection"] >= r.losses["chosen"]
+        differs += r.arch != r.last_arch
+    if space == "nasbench101":  # the rule matters: some of these runs end on a worse projection than one they passed
+        assert differs > 0

@@ -23,6 +23,13 @@ def run_ncp(config: str | None, overrides: list[str], print_config: bool = False
     width = max(len(m) for m in r["predicted_final"])
     for m, v in r["predicted_final"].items():
         print(f"  predicted {m:<{width}}  {r['predicted_start'][m]:.6g} -> {v:.6g}")
+    loss = r["loss"]
+    if r["chosen_iteration"] == 0:
+        print(f"  no projected architecture lowered the loss below the start's ({loss['start']:.4g}; last projection "
+              f"{loss['last_projection']:.4g}): the start is returned; try a smaller lr or mode=wta")
+    else:
+        print(f"  chosen: the projection of iteration {r['chosen_iteration']} (loss {loss['start']:.4g} at the start, "
+              f"{loss['chosen']:.4g} chosen, {loss['last_projection']:.4g} at the last projection)")
     print(r["architecture"])
     print(f"run directory: {cfg.out_dir}")
     return 0

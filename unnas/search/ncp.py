@@ -73,6 +73,14 @@ def objective_gradient(code: np.ndarray, terms: Sequence[Term], targets: Sequenc
     return x.grad.double().numpy(), float(loss.detach())
 
 
+def objective(code: np.ndarray, terms: Sequence[Term], targets: Sequence[float]) -> float:
+    """The propagation loss of one code (no gradient): how projected architectures are compared."""
+    with torch.no_grad():
+        x = torch.as_tensor(code, dtype=torch.float32)
+        return float(sum(t.weight * nn.functional.smooth_l1_loss(t.predict(x), torch.tensor(float(tg)))
+                         for t, tg in zip(terms, targets)))
+
+
 def reached(preds: Sequence[float], terms: Sequence[Term], targets: Sequence[float]) -> bool:
     return all((p >= t) if term.direction > 0 else (p <= t) for p, term, t in zip(preds, terms, targets))
 
@@ -113,13 +121,24 @@ class Propagation:
     reached: bool = False
     #: stopped because a projection gave back the previous projection's architecture (a fixed point)
     stalled: bool = False
+    #: the result: the projected architecture (the start included) with the lowest loss
     arch: object = None
+    chosen_iter: int = 0
+    #: loss of the start, of the chosen architecture and of the last projection
+    losses: dict = field(default_factory=dict)
+    last_arch: object = None
 
 
 def propagate(cs, start: np.ndarray, terms: Sequence[Term], mode: str = "continuous", lr: float = 3.0,
               iterations: int = 70, project_every: int = 10) -> Propagation:
     """Propagate ``start`` through ``terms``; the result holds every code, per-iteration records and the
-    projected architecture."""
+    chosen architecture.
+
+    The continuous code's loss falls at every step, but a projection can land on an architecture
+    the predictors score *worse* than the start (a large step overshoots, e.g. the FLOPs term far
+    past its target). So the result is the projected architecture with the lowest loss along the
+    trajectory, the start included (``chosen_iter`` 0 then: nothing the propagation found was better),
+    not simply the last projection (kept as ``last_arch``)."""
     if mode not in ("continuous", "wta"):
         raise ConfigError(f"mode={mode!r}; choose continuous or wta")
     with one_thread():
@@ -128,8 +147,10 @@ def propagate(cs, start: np.ndarray, terms: Sequence[Term], mode: str = "continu
         out = Propagation(targets=[p + t.direction for p, t in zip(first, terms)])
         out.codes.append(code.copy())
         last = cs.project(code)
+        best_loss = objective(cs.encode(last).astype(np.float64), terms, out.targets)
+        out.arch, out.losses["start"] = last, best_loss
         out.records.append({"iter": 0, "predicted": first, "loss": None, "projected": True,
-                            "arch": cs.describe(cs.project(code))})
+                            "arch": cs.describe(last), "projected_loss": best_loss})
         for it in range(1, iterations + 1):
             if mode == "continuous":
                 grad, loss = objective_gradient(code, terms, out.targets)
@@ -147,7 +168,10 @@ def propagate(cs, start: np.ndarray, terms: Sequence[Term], mode: str = "continu
             if moved is not None:
                 record["moved"] = moved
             if project:
-                record["arch"] = cs.describe(cs.project(code))
+                arch = cs.project(code)
+                record["arch"], record["projected_loss"] = cs.describe(arch), objective(code, terms, out.targets)
+                if record["projected_loss"] < best_loss:
+                    best_loss, out.arch, out.chosen_iter = record["projected_loss"], arch, it
             out.records.append(record)
             out.codes.append(code.copy())
             if project and reached(preds, terms, out.targets):
@@ -159,7 +183,11 @@ def propagate(cs, start: np.ndarray, terms: Sequence[Term], mode: str = "continu
                     out.stalled = True
                     break
                 last = arch
-        out.arch = cs.project(code)
+        out.last_arch = cs.project(code)
+        last_loss = objective(cs.encode(out.last_arch).astype(np.float64), terms, out.targets)
+        if last_loss < best_loss:  # the end of a run without projections (project_every=0)
+            best_loss, out.arch, out.chosen_iter = last_loss, out.last_arch, len(out.records) - 1
+        out.losses.update(chosen=best_loss, last_projection=last_loss)
         return out
 
 
@@ -215,7 +243,9 @@ def run_ncp(cfg, config_text: str) -> dict:
                                                    "weight": t.weight, "direction": t.direction} for t in terms],
         "targets": dict(zip(names, result.targets)),
         "predicted_start": _predicted(terms, start), "predicted_final": _predicted(terms, final_code),
+        "chosen_iteration": result.chosen_iter, "loss": result.losses,
         "architecture": cs.describe(result.arch), "start_architecture": cs.describe(start_arch),
+        "last_projection": cs.describe(result.last_arch),
         "seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds, 3),
     }
     out = Path(cfg.out_dir)
