@@ -8,7 +8,8 @@ search are exactly what a budget-K search evaluates, so one budget-60 run answer
     python benchmarks/blackbox_table.py winners RUN_DIR... --budgets 50 60 --out WINNERS
 
 Step 2 trains them under one recipe with a study whose ``archs`` is that directory (``archs: WINNERS``),
-then prints the markdown table (fitness of each winner and its target accuracy per train seed)::
+then prints the markdown table (fitness of each winner and its target accuracy per train seed); a
+winner shared by several budgets may be trained once (delete the duplicate directories first)::
 
     python benchmarks/blackbox_table.py table RUN_DIR... --budgets 50 60 --study STUDY_DIR
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from unnas.search.blackbox import HISTORY, read_history
 from unnas.study.analysis import read_results
+from unnas.study.plan import safe_id
 
 
 def best_within(run: Path, budget: int) -> dict:
@@ -61,8 +63,11 @@ def table(runs: list[Path], budgets: list[int], study: Path, task: str) -> None:
     per_group: dict[tuple[str, int], list[float]] = {}
     for run in runs:
         for k in budgets:
-            best, name = best_within(run, k), f"{run.name}-b{k}"
-            accs = [top1.get(name, {}).get(s) for s in seeds]
+            best = best_within(run, k)
+            # the same winner at several budgets may have been trained once, under any of their names
+            names = [f"{run.name}-b{j}" for j in budgets if best_within(run, j)["key"] == best["key"]]
+            trained = next((top1[n] for name in names for n in (name, safe_id(name)) if n in top1), {})
+            accs = [trained.get(s) for s in seeds]
             got = [a for a in accs if a is not None]
             per_group.setdefault((run.name.rsplit("-", 1)[0], k), []).extend(got)
             mean = f"{statistics.mean(got):.2f}" if got else "—"

@@ -171,7 +171,7 @@ CASES = [
     Case("study-negative-momentum", study("recipe.momentum=-1"), "recipe.momentum=-1.0 is invalid"),
     Case("study-unknown-recipe-key", study("recipe.bogus=1"), "bogus"),
     Case("study-unknown-task-data-key", study("task_data.rotation.bogus=1"), "task_data.rotation.bogus"),
-    Case("study-missing-samples-file", study("archs={data}/none.json"), "is neither paper, sample nor"),
+    Case("study-missing-samples-file", study("archs={data}/none.json"), "is neither paper, sample, an existing samples JSON file nor"),
     Case("study-missing-config", ("study", "plan", "nope/nothing"), "config 'nope/nothing' not found"),
 ]
 
