@@ -125,9 +125,10 @@ def test_killing_the_driver_takes_its_workers_and_frees_the_study(tmp_path, cli)
 
 
 def test_a_second_run_is_refused_and_ctrl_c_keeps_finished_rows(tmp_path, cli):
-    # 8 architectures × 2 tasks: enough work that a loaded machine is still mid-study when Ctrl-C comes
-    config = write_tiny_study(tmp_path, count=8, proxies=[], recipes=SLOW_ROTATION)
-    study, total = tmp_path / "study", 16
+    # 40 architectures × 2 tasks: far more work than fits before Ctrl-C even when the two refused commands
+    # below take long on a loaded machine (the interrupt stops the study, so the size costs nothing)
+    config = write_tiny_study(tmp_path, count=40, proxies=[], recipes=SLOW_ROTATION)
+    study, total = tmp_path / "study", 80
     driver = start_driver(config, "--workers", "2")
     try:
         lock = study / ".lock"
