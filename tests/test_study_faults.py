@@ -62,8 +62,11 @@ def wait_for(condition, timeout: float, what: str):
 def start_driver(config: Path, *extra: str) -> subprocess.Popen:
     """``unnas study run CONFIG`` in its own process (the driver a user would start)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    # SIGINT back to its default, as in a terminal: a shell's background job (e.g. `nohup … &`) inherits it
+    # ignored, and Python then never turns Ctrl-C into KeyboardInterrupt
     return subprocess.Popen([sys.executable, "-m", "unnas.cli", "study", "run", str(config), *extra], cwd=REPO,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def test_a_killed_worker_loses_only_its_own_job_and_is_replaced(tmp_path):
