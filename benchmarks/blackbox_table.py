@@ -26,13 +26,16 @@ from unnas.study.analysis import read_results
 from unnas.study.plan import safe_id
 
 
-def best_within(run: Path, budget: int) -> dict:
-    """The best scored record among the first ``budget`` evaluations (ties: the earlier one, as the search)."""
-    records = read_history(run / HISTORY)[:budget]
-    if len(records) < budget:
-        raise SystemExit(f"{run} holds {len(records)} evaluations, fewer than budget {budget}")
-    scored = [r for r in records if r["fitness"] is not None]
-    return max(scored, key=lambda r: r["fitness"])
+def best_within(run: Path, budgets: list[int]) -> dict[int, dict]:
+    """Per budget K, the best scored record among the run's first K evaluations (ties: the earlier one,
+    as the search); the history is read once."""
+    history = read_history(run / HISTORY)
+    out = {}
+    for budget in budgets:
+        if len(history) < budget:
+            raise SystemExit(f"{run} holds {len(history)} evaluations, fewer than budget {budget}")
+        out[budget] = max((r for r in history[:budget] if r["fitness"] is not None), key=lambda r: r["fitness"])
+    return out
 
 
 def arch_file(run: Path) -> str:
@@ -43,11 +46,11 @@ def arch_file(run: Path) -> str:
 
 def write_winners(runs: list[Path], budgets: list[int], out: Path) -> None:
     for run in runs:
-        for k in budgets:
-            best = best_within(run, k)
+        name = arch_file(run)
+        for k, best in best_within(run, budgets).items():
             target = out / f"{run.name}-b{k}"
             target.mkdir(parents=True, exist_ok=True)
-            (target / arch_file(run)).write_text(json.dumps(best["arch"]))
+            (target / name).write_text(json.dumps(best["arch"]))
             print(f"{run.name} budget {k}: fitness {best['fitness']:.2f} at evaluation #{best['index'] + 1} -> {target}")
 
 
@@ -62,10 +65,10 @@ def table(runs: list[Path], budgets: list[int], study: Path, task: str) -> None:
     print("|---|---|---|---|---|---|")
     per_group: dict[tuple[str, int], list[float]] = {}
     for run in runs:
-        for k in budgets:
-            best = best_within(run, k)
+        bests = best_within(run, budgets)
+        for k, best in bests.items():
             # the same winner at several budgets may have been trained once, under any of their names
-            names = [f"{run.name}-b{j}" for j in budgets if best_within(run, j)["key"] == best["key"]]
+            names = [f"{run.name}-b{j}" for j, other in bests.items() if other["key"] == best["key"]]
             trained = next((top1[n] for name in names for n in (name, safe_id(name)) if n in top1), {})
             accs = [trained.get(s) for s in seeds]
             got = [a for a in accs if a is not None]

@@ -64,11 +64,16 @@ def term_gradients(code: np.ndarray, terms: Sequence[Term], targets: Sequence[fl
     return np.stack(grads), total
 
 
+def _loss(x: torch.Tensor, terms: Sequence[Term], targets: Sequence[float]) -> torch.Tensor:
+    """``Σ_k w_k·smoothL1(p_k, t_k)``: the one propagation loss, for gradients and for comparisons."""
+    return sum(t.weight * nn.functional.smooth_l1_loss(t.predict(x), torch.tensor(float(tg)))
+               for t, tg in zip(terms, targets))
+
+
 def objective_gradient(code: np.ndarray, terms: Sequence[Term], targets: Sequence[float]) -> tuple[np.ndarray, float]:
     """Gradient of the whole loss (the joint gradient: the sum of the terms' gradients) and its value."""
     x = torch.as_tensor(code, dtype=torch.float32).clone().requires_grad_(True)
-    loss = sum(t.weight * nn.functional.smooth_l1_loss(t.predict(x), torch.tensor(float(tg)))
-               for t, tg in zip(terms, targets))
+    loss = _loss(x, terms, targets)
     loss.backward()
     return x.grad.double().numpy(), float(loss.detach())
 
@@ -76,9 +81,7 @@ def objective_gradient(code: np.ndarray, terms: Sequence[Term], targets: Sequenc
 def objective(code: np.ndarray, terms: Sequence[Term], targets: Sequence[float]) -> float:
     """The propagation loss of one code (no gradient): how projected architectures are compared."""
     with torch.no_grad():
-        x = torch.as_tensor(code, dtype=torch.float32)
-        return float(sum(t.weight * nn.functional.smooth_l1_loss(t.predict(x), torch.tensor(float(tg)))
-                         for t, tg in zip(terms, targets)))
+        return float(_loss(torch.as_tensor(code, dtype=torch.float32), terms, targets))
 
 
 def reached(preds: Sequence[float], terms: Sequence[Term], targets: Sequence[float]) -> bool:
@@ -160,15 +163,15 @@ def propagate(cs, start: np.ndarray, terms: Sequence[Term], mode: str = "continu
                 loss = objective_gradient(code, terms, out.targets)[1]
                 code, moved = winner_step(code, terms, out.targets, lr)
             project = bool(project_every) and it % project_every == 0
-            if project:
-                code = cs.encode(cs.project(code)).astype(np.float64)
+            if project:  # projecting a projected code gives it back: ``arch`` serves the checks below
+                arch = cs.project(code)
+                code = cs.encode(arch).astype(np.float64)
                 out.projected.append(it)
             preds = predictions(code, terms)
             record = {"iter": it, "predicted": preds, "loss": loss, "projected": project}
             if moved is not None:
                 record["moved"] = moved
             if project:
-                arch = cs.project(code)
                 record["arch"], record["projected_loss"] = cs.describe(arch), objective(code, terms, out.targets)
                 if record["projected_loss"] < best_loss:
                     best_loss, out.arch, out.chosen_iter = record["projected_loss"], arch, it
@@ -178,7 +181,6 @@ def propagate(cs, start: np.ndarray, terms: Sequence[Term], mode: str = "continu
                 out.reached = True
                 break
             if project:  # the same architecture as the last projection: the run is deterministic, so it cycles
-                arch = cs.project(code)
                 if arch == last:
                     out.stalled = True
                     break
