@@ -11,31 +11,31 @@ from omegaconf.errors import OmegaConfBaseException
 
 from unnas.errors import ConfigError
 
-T = TypeVar("T")
+from .presets import preset_path
 
-#: The repository's configs/ folder (present for source checkouts and editable installs).
-CONFIG_ROOT = Path(__file__).resolve().parents[2] / "configs"
+T = TypeVar("T")
 
 
 def resolve_config_path(arg: str, command: str) -> Path:
-    """A path to a YAML file, or a short name like ``cifar10/rot`` under ``configs/<command>/``."""
+    """A path to a YAML file (it wins), or the short name of a shipped preset like ``cifar10/rot``
+    (``configs/<command>/cifar10/rot.yaml``; ``unnas presets`` lists them)."""
     p = Path(arg).expanduser()
     if p.is_file():
         return p
     tried = [p]
-    if not p.is_absolute():  # a short name: configs/<command>/<name>.yaml
-        name = arg.rstrip("/")
-        short = CONFIG_ROOT / command / (name if name.endswith((".yaml", ".yml")) else f"{name}.yaml")
+    if not p.is_absolute():  # a short name of a preset
+        short = preset_path(arg, command)
         if short.is_file():
             return short
         tried.append(short)
         if short.with_suffix("").is_dir():
             names = sorted(f.stem for f in short.with_suffix("").glob("*.yaml"))
             raise ConfigError(f"config {arg!r} is a folder of configs; pick one of: "
-                              + ", ".join(f"{name}/{n}" for n in names))
+                              + ", ".join(f"{arg.rstrip('/')}/{n}" for n in names))
     if p.is_dir():
-        raise ConfigError(f"config {arg!r} is a directory; give a YAML file or a short name under configs/{command}/")
-    raise ConfigError(f"config {arg!r} not found; tried {' and '.join(str(t) for t in tried)}")
+        raise ConfigError(f"config {arg!r} is a directory; give a YAML file or a preset name (unnas presets lists them)")
+    raise ConfigError(f"config {arg!r} not found; tried {' and '.join(str(t) for t in tried)}; "
+                      "`unnas presets` lists the shipped presets")
 
 
 def _read_yaml(path: Path):

@@ -143,4 +143,4 @@ def signal_warning(stats: Mapping[str, Mapping[str, float]], threshold: float = 
         return (f"warning: α is still close to uniform {where}, so the genotype above is close to random; "
                 "run longer (optim.epochs, data.length) or raise optim.arch_lr")
     return (f"warning: α has only partly settled {where}, so part of the genotype above is noise; "
-            "benchmarks/alpha_signal.py runs it at several seeds and measures how much of it repeats")
+            "run the same search with other seeds (seed=2, seed=3, …) and trust only the choices that repeat")
