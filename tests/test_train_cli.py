@@ -115,7 +115,7 @@ def _genotype_file(tmp_path: Path, edit) -> Path:
     ("op", {}, "unknown op 'conv_9x9'"),
     ("input", {}, "input 7 is not an earlier state"),
     ("darts_v2", {"setting": "imagenet", "model.width": 5}, "width 5 is odd"),
-    ("darts_v2", {"setting": "mnist"}, "setting='mnist' is unknown"),
+    ("darts_v2", {"setting": "mnist"}, "setting='mnist' is invalid: must be one of cifar, imagenet, cityscapes"),
     ("darts_v2", {"recipe.epochs": 0}, "recipe.epochs=0 is invalid"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(arch, extra, expected, cifar_root, tmp_path, cli):

@@ -12,6 +12,7 @@ from omegaconf.errors import OmegaConfBaseException
 from unnas.errors import ConfigError
 
 from .presets import preset_path
+from .rules import check_config
 
 T = TypeVar("T")
 
@@ -83,6 +84,7 @@ def load_config(schema: type[T], path: str | Path | None = None, overrides: Sequ
     except OmegaConfBaseException as exc:
         where = f" in {path}" if path else ""
         raise ConfigError(f"config{where}: {_describe(exc)}") from None
+    check_config(obj)  # every number finite and in range, every choice known (unnas/config/rules.py)
     validate = getattr(obj, "validate", None)
     if callable(validate):
         validate()

@@ -17,6 +17,9 @@ MODES = ("continuous", "wta")
 
 @dataclass
 class NcpConfig:
+    rules = {"weights": ">= 0", "mode": MODES, "lam": "[0, 1e6]", "lr": "(0, 1e6]", "iterations": "[1, 100000]",
+             "project_every": ">= 0"}
+
     strategy: str = "ncp"
     #: predictor.pt file(s) of `unnas predictor fit`, comma-separated for joint propagation.
     predictor: str = ""
@@ -43,8 +46,3 @@ class NcpConfig:
             raise ConfigError(f"strategy={self.strategy!r}: this schema is for strategy=ncp")
         if not self.predictor:
             raise ConfigError("strategy=ncp needs predictor=PATH (a predictor.pt of `unnas predictor fit`)")
-        if self.mode not in MODES:
-            raise ConfigError(f"mode={self.mode!r}; choose one of: {', '.join(MODES)}")
-        if self.iterations < 1 or self.project_every < 0 or not self.lr > 0 or self.lam < 0:
-            raise ConfigError(f"iterations >= 1, project_every >= 0, lr > 0 and lam >= 0 are needed; got "
-                              f"{self.iterations}, {self.project_every}, {self.lr}, {self.lam}")

@@ -16,6 +16,10 @@ RUNNERS = ("local", "slurm")
 
 @dataclass
 class DataConfig:
+    rules = {"crop_size": "[1, 4096]", "resize_size": "[1, 4096]", "base_size": "[1, 4096]", "min_scale": "(0, 1]",
+             "train_crop": ("random_resized", "resize_random"), "length": ">= 1", "num_workers": ">= 0",
+             "portion": "(0, 1)", "lighting": ">= 0"}
+
     #: Reader name: demo | folder | imagefolder | imagenet | cifar10 | … (`unnas info --readers`)
     name: str = "demo"
     #: Data root on disk (unused by the demo reader).
@@ -50,6 +54,9 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
+    rules = {"width": ">= 2", "cells": ">= 1", "nodes": ">= 1", "stem": ("cifar", "imagenet"),
+             "reductions": ("two", "one"), "impl": ("reference", "fast")}
+
     width: int = 8
     cells: int = 5
     nodes: int = 4
@@ -67,6 +74,11 @@ class ModelConfig:
 
 @dataclass
 class OptimConfig:
+    rules = {"epochs": ">= 1", "batch_size": ">= 1", "lr": "> 0", "lr_min": "[0, lr]", "momentum": "[0, 1)",
+             "weight_decay": ">= 0", "grad_clip": "> 0", "arch_lr": "> 0", "arch_betas": "[0, 1)",
+             "arch_weight_decay": ">= 0", "arch_start_epoch": "[0, epochs]", "iters_per_epoch": ">= 1",
+             "arch_batch_size": ">= 1", "arch_lr_schedule": ("constant", "cosine")}
+
     epochs: int = 4
     #: Images per weight step (and per α step unless arch_batch_size); pretext tasks may turn one image into several inputs.
     batch_size: int = 8
@@ -98,6 +110,10 @@ class OptimConfig:
 @dataclass
 class ArchConfig:
     """Gradient search's relaxation and discretisation (unnas/search/relaxation.py); defaults = DARTS."""
+    rules = {"relaxation": ("softmax", "gumbel"), "tau_start": "(0, 100]", "tau_end": "(0, 100]",
+             "tau_schedule": ("exponential", "linear"), "entropy_weight": "[0, 1e6]",
+             "entropy_schedule": ("constant", "linear"), "entropy_ops": ("all", "no_none"),
+             "discretization": ("argmax", "sample"), "discretization_seed": ">= 0", "samples": "[1, 10000]"}
 
     #: softmax (DARTS) | gumbel (SNAS: Gumbel-softmax samples in every training forward)
     relaxation: str = "softmax"
@@ -127,6 +143,8 @@ class ArchConfig:
 class SlurmConfig:
     """submitit options for ``runner: slurm`` (a study: one array task per job; a black-box search: one job
     per evaluation)."""
+    rules = {"time_min": ">= 1", "gpus_per_node": ">= 0", "cpus_per_task": ">= 1", "mem_gb": ">= 1",
+             "array_parallelism": ">= 1"}
 
     partition: Optional[str] = None
     time_min: int = 240
@@ -145,6 +163,8 @@ class SlurmConfig:
 @dataclass
 class FitnessConfig:
     """Black-box strategies' fitness (unnas/search/fitness.py): a study job on held-out training images."""
+    rules = {"budget": ">= 1", "train_images": ">= 2", "holdout_images": ">= 1", "split_seed": ">= 0",
+             "proxy_batch_size": ">= 2", "workers": ">= 1", "runner": ("local", "slurm")}
 
     #: darts | nasbench101 | mr
     space: str = "darts"
@@ -170,15 +190,11 @@ class FitnessConfig:
     runner: str = "local"
     slurm: SlurmConfig = field(default_factory=SlurmConfig)
 
-    def validate(self) -> None:
-        if self.workers < 1:
-            raise ConfigError(f"fitness.workers={self.workers} must be at least 1 (evaluations running at once)")
-        if self.runner not in RUNNERS:
-            raise ConfigError(f"fitness.runner={self.runner!r} is not one of {', '.join(RUNNERS)}")
-
 
 @dataclass
 class ReaConfig:
+    rules = {"population": ">= 1", "sample": "[1, population]"}
+
     population: int = 10
     sample: int = 10
     #: The issue's ``rea.async`` (a Python keyword, hence the name). With fitness.workers > 1: true, a
@@ -190,6 +206,9 @@ class ReaConfig:
 @dataclass
 class PpoConfig:
     """TransNAS-Bench-101's settings."""
+    rules = {"lr": "> 0", "lr_decay": "(0, 1]", "decay_every": ">= 1", "clip": "(0, 1)", "memory": ">= 1",
+             "gamma": "[0, 1]", "gae_lambda": "[0, 1]", "value_coef": ">= 0", "entropy_coef": ">= 0", "epochs": ">= 1",
+             "hidden": ">= 1"}
 
     lr: float = 0.01
     lr_decay: float = 0.999
@@ -207,6 +226,8 @@ class PpoConfig:
 
 @dataclass
 class SearchConfig:
+    rules = {"seed": ">= 0", "checkpoint_every": ">= 1", "log_every": ">= 1", "eval_batches": ">= 0",
+             "strategy": ("darts", "random", "rea", "ppo")}
     #: Keys added after runs existed whose default is not the behaviour before them: a checkpoint
     #: without the key resumes only under this value (unnas.config.loader.defaults_yaml).
     legacy_defaults = {"optim.arch_lr_schedule": "constant"}
@@ -235,6 +256,3 @@ class SearchConfig:
     fitness: FitnessConfig = field(default_factory=FitnessConfig)
     rea: ReaConfig = field(default_factory=ReaConfig)
     ppo: PpoConfig = field(default_factory=PpoConfig)
-
-    def validate(self) -> None:
-        self.fitness.validate()

@@ -30,6 +30,8 @@ RANK_BY = ("final", "best_epoch_on_test")
 class StudyDataConfig(DataConfig):
     """The train data (``split``) plus the split the ranking metric is measured on."""
 
+    rules = {"train_limit": ">= 1", "test_limit": ">= 1", "subset_seed": ">= 0"}
+
     name: str = "cifar10"
     crop_size: int = 32
     resize_size: int = 32
@@ -44,6 +46,9 @@ class StudyDataConfig(DataConfig):
 
 @dataclass
 class StudyNetworkConfig:
+    rules = {"width": ">= 2", "cells": ">= 1", "stem_width": ">= 1", "num_stacks": ">= 1",
+             "modules_per_stack": ">= 1"}
+
     #: cifar (3×3 stem, stride 1) or imagenet (stride-8 stem), for DARTS and NAS-Bench-101; an MR
     #: architecture sets its own stem and widths, so space=mr ignores every network setting.
     setting: str = "cifar"
@@ -58,6 +63,9 @@ class StudyNetworkConfig:
 
 @dataclass
 class StudyConfig:
+    rules = {"space": SPACES, "count": ">= 1", "sample_seed": ">= 0", "proxy_batch_size": ">= 2", "seeds": ">= 0",
+             "rank_by": RANK_BY, "runner": RUNNERS, "workers": ">= 0"}
+
     name: str = "study"
     space: str = "darts"
     #: paper (the paper's 500 samples of the space), sample (DARTS or MR sampler: draw ``count`` with
@@ -102,25 +110,13 @@ class StudyConfig:
     progress: bool = True
 
     def validate(self) -> None:
-        """Checks that need no torch; task, proxy and recipe names are checked at plan time."""
-        choices = (("space", self.space, SPACES), ("runner", self.runner, RUNNERS),
-                   ("network.setting", self.network.setting, SETTINGS), ("rank_by", self.rank_by, RANK_BY))
-        for key, value, allowed in choices:
-            if value not in allowed:
-                raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}")
+        """Checks the rules (unnas/config/rules.py) cannot express; task, proxy and recipe names are checked
+        at plan time."""
+        if self.network.setting not in SETTINGS:  # a search study's network may also be cityscapes
+            raise ConfigError(f"network.setting={self.network.setting!r} is not one of {', '.join(SETTINGS)}")
         if not self.seeds:
             raise ConfigError("seeds is empty; give at least one seed, e.g. seeds=[1]")
-        if self.count is not None and self.count < 1:
-            raise ConfigError(f"count={self.count} must be positive (or null for every architecture)")
         if self.archs == "sample" and self.count is None:
             raise ConfigError("archs=sample needs count: how many architectures to draw (e.g. count=20)")
-        if self.workers < 0:
-            raise ConfigError(f"workers={self.workers} must be >= 0 (0: one per GPU, else 1)")
-        if self.proxy_batch_size < 2:
-            raise ConfigError(f"proxy_batch_size={self.proxy_batch_size} must be at least 2")
-        for key in ("train_limit", "test_limit"):
-            value = getattr(self.data, key)
-            if value is not None and value < 1:
-                raise ConfigError(f"data.{key}={value} must be positive (or null for the whole split)")
         if not self.tasks and not self.proxies:
             raise ConfigError("the study has no tasks and no proxies; list some under tasks")

@@ -17,6 +17,11 @@ from .schema import DataConfig
 class Recipe:
     """How to train: SGD, cosine lr per epoch with optional linear warm-up, evaluation cadence."""
 
+    rules = {"epochs": ">= 1", "batch_size": ">= 1", "lr": "> 0", "lr_min": "[0, lr]", "momentum": "[0, 1)",
+             "weight_decay": ">= 0", "warmup_epochs": "[0, epochs]", "warmup_factor": "(0, 1]", "grad_clip": "> 0",
+             "aux_weight": ">= 0", "drop_path": "[0, 1)", "test_batch_size": ">= 1", "precise_bn_batches": ">= 0",
+             "eval_every": ">= 1", "num_workers": ">= 0", "max_iters_per_epoch": ">= 1"}
+
     epochs: int = 10
     #: Images per step per process (the global batch is batch_size × processes).
     batch_size: int = 32
@@ -47,6 +52,8 @@ class Recipe:
 
 @dataclass
 class TrainDataConfig(DataConfig):
+    rules = {"max_test_images": ">= 1", "val_fraction": "[0, 1)", "val_seed": ">= 0"}
+
     name: str = "cifar10"
     crop_size: int = 32
     resize_size: int = 32
@@ -66,6 +73,8 @@ class TrainDataConfig(DataConfig):
 class TrainModelConfig:
     """The evaluation network; None takes the setting's default (``eval.networks.build_network``)."""
 
+    rules = {"width": ">= 1", "cells": ">= 1", "num_classes": ">= 1", "aspp_channels": ">= 1"}
+
     #: Initial channels C (None: the released width of a published arch, else 36 / 48 / 82).
     width: Optional[int] = None
     #: Cells L (None: 20 / 14 / 12 for cifar / imagenet / cityscapes).
@@ -80,6 +89,8 @@ class TrainModelConfig:
 
 @dataclass
 class TrainConfig:
+    rules = {"setting": ("cifar", "imagenet", "cityscapes"), "seed": ">= 0", "select": ("final", "best_epoch")}
+
     #: Published genotype name, genotype file or `unnas search` run directory (the ARCH argument).
     arch: str = ""
     #: Network family: cifar | imagenet | cityscapes.

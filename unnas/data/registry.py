@@ -5,16 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from unnas.config.rules import check_config
 from unnas.errors import ConfigError
 
 from .base import ImageDataset
 
 Builder = Callable[..., ImageDataset]
-
-#: Largest image side a config may ask for (data.crop_size, data.resize_size, data.base_size):
-#: a batch of larger crops no longer fits in memory, and no paper setting comes close (769, 1024).
-MAX_SIDE = 4096
-
 
 @dataclass(frozen=True)
 class ReaderInfo:
@@ -44,27 +40,15 @@ def build_dataset(cfg, split: str | None = None, train: bool = True) -> ImageDat
     check_data_values(cfg)
     dataset = info.build(cfg, split or cfg.split, train)
     lighting = getattr(cfg, "lighting", None)
-    if lighting is not None:
-        if not float(lighting) >= 0.0:
-            raise ConfigError(f"data.lighting={lighting} must be >= 0 (0 turns PCA lighting off, null keeps "
-                              "the reader's default)")
+    if lighting is not None:  # in range: check_data_values
         dataset.lighting = float(lighting)
     return dataset
 
 
 def check_data_values(cfg) -> None:
-    """Sizes and fractions every reader relies on, checked before anything is decoded."""
-    for key in ("crop_size", "resize_size", "base_size"):
-        value = getattr(cfg, key, None)
-        if value is not None and not 1 <= value <= MAX_SIDE:
-            raise ConfigError(f"data.{key}={value} is invalid: must be between 1 and {MAX_SIDE} px "
-                              "(a batch of larger images does not fit in memory)")
-    min_scale = getattr(cfg, "min_scale", None)
-    if min_scale is not None and not 0 < min_scale <= 1:
-        raise ConfigError(f"data.min_scale={min_scale} is invalid: must be in (0, 1] (an area fraction)")
-    length = getattr(cfg, "length", None)
-    if length is not None and length < 1:
-        raise ConfigError(f"data.length={length} is invalid: must be at least 1")
+    """Sizes and fractions every reader relies on, checked before anything is decoded (the data schema's
+    rules: sides within 1..4096 px — a batch of larger images does not fit in memory —, fractions in range)."""
+    check_config(cfg, "data.")
 
 
 def list_datasets() -> dict[str, str]:

@@ -13,27 +13,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from unnas.config.rules import check_config
 from unnas.config.schema import ArchConfig
-from unnas.errors import ConfigError
 from unnas.spaces.darts.ops import PRIMITIVES
 from unnas.spaces.darts.supernet import softmax_weights
 
 
 def validate_arch(arch: ArchConfig) -> None:
-    """One-line ConfigErrors for arch.* values the search cannot use."""
-    choices = {"relaxation": ("softmax", "gumbel"), "tau_schedule": ("exponential", "linear"),
-               "entropy_schedule": ("constant", "linear"), "entropy_ops": ("all", "no_none"),
-               "discretization": ("argmax", "sample")}
-    for key, allowed in choices.items():
-        if getattr(arch, key) not in allowed:
-            raise ConfigError(f"arch.{key}={getattr(arch, key)!r} is not one of {', '.join(allowed)}; pick one of them")
-    if not (arch.tau_start > 0 and arch.tau_end > 0):
-        raise ConfigError(f"arch.tau_start={arch.tau_start} and arch.tau_end={arch.tau_end} must both be > 0; "
-                          "set positive temperatures")
-    if not arch.entropy_weight >= 0:
-        raise ConfigError(f"arch.entropy_weight={arch.entropy_weight} must be >= 0 (0 turns it off)")
-    if arch.samples < 1:
-        raise ConfigError(f"arch.samples={arch.samples} must be >= 1; set how many genotypes to draw")
+    """One-line ConfigErrors for arch.* values the search cannot use (the schema's rules)."""
+    check_config(arch, "arch.")
 
 
 def tau_at(arch: ArchConfig, progress: float) -> float:
