@@ -15,10 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from eval.metrics import confusion_matrix, iou_from_confusion
 from unnas.errors import TaskError
 
 from .base import IMAGENET_MEAN, IMAGENET_STD, Task
+from .heads import ASPP
+from .metrics import confusion_matrix, iou_from_confusion
 from .registry import register_task
 
 
@@ -59,8 +60,6 @@ class SegmentationTask(Task):
         return self.normalize(images, train, generator), labels.to(device=images.device, dtype=torch.long)
 
     def build_head(self, in_channels: int) -> nn.Module:
-        from eval.heads import ASPP  # here, not at the top: eval.heads imports pretext.heads (a cycle)
-
         return ASPP(in_channels, self.num_classes, self.aspp_channels, self.rates)
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:

@@ -8,11 +8,11 @@ import pytest
 from unnas.complexity import count_madds, count_params
 from unnas.errors import ConfigError, DataError
 from unnas.spaces.darts.ops import PRIMITIVES
-from unnas.study.darts_sampler import (
+from unnas.trials.darts_sampler import (
     RESNET56_MADDS, RESNET56_PARAMS, CellOpComplexity, darts_cifar_complexity, in_window, load_samples,
     sample_architectures, sample_genotype, save_samples,
 )
-from unnas.study.resnet import CifarResNet, resnet56
+from unnas.trials.resnet import CifarResNet, resnet56
 from unnas.study.samples import load_paper_samples
 
 

@@ -10,7 +10,7 @@ from unnas.spaces.codes import code_space
 from unnas.spaces.darts.genotype import Genotype
 from unnas.spaces.nasbench101 import ModelSpec, SpecError
 from unnas.spaces.nasbench101.spec import MAX_EDGES
-from unnas.study.darts_sampler import sample_genotype
+from unnas.trials.darts_sampler import sample_genotype
 from unnas.study.samples import load_paper_samples
 
 
@@ -137,7 +137,7 @@ def test_predictor_learns_an_additive_metric():
 
 def _write_study(root, n_archs=12, tasks=("rotation",), proxies=("synflow",), missing=()):
     """A finished study directory in the real layout: plan.json plus one results/<job>.json per job."""
-    from unnas.engine.atomic import atomic_write_json
+    from unnas.atomic import atomic_write_json
     from unnas.study.results import write_row
 
     rng = np.random.default_rng(3)

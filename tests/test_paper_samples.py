@@ -6,7 +6,7 @@ import pytest
 
 from unnas.errors import ConfigError
 from unnas.spaces.darts.genotype import Genotype
-from unnas.study.darts_sampler import load_samples, save_samples, Sample
+from unnas.trials.darts_sampler import load_samples, save_samples, Sample
 from unnas.study.samples import load_paper_samples
 
 

@@ -15,7 +15,7 @@ from pretext import TaskNetwork
 from pretext.heads import PooledClassifier
 from unnas.errors import ConfigError, TaskError
 from unnas.spaces.darts.supernet import Supernet
-from unnas.study.proxies import JACOB_COV_K, PROXIES, PROXY_INFO, compute_proxy, needs_labels
+from unnas.trials.proxies import JACOB_COV_K, PROXIES, PROXY_INFO, compute_proxy, needs_labels
 
 EPS = 1e-5  # nn.BatchNorm2d's default
 

@@ -183,7 +183,7 @@ def test_disk_full_is_one_line_and_keeps_the_previous_file(tmp_path):
     target = tmp_path / "last.pt"
     script = textwrap.dedent(f"""
         import resource, signal, sys, torch
-        from unnas.engine.atomic import atomic_torch_save
+        from unnas.atomic import atomic_torch_save
         from unnas.errors import one_line, UnnasError
         atomic_torch_save({str(target)!r}, {{"w": torch.zeros(10)}})
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a short write then fails with EFBIG

@@ -9,7 +9,7 @@ from test_idx_reader import fake_data, make_split
 
 from unnas.config import StudyConfig, load_config
 from unnas.errors import ConfigError, DataError, UnnasError
-from unnas.study.darts_sampler import Sample, save_samples
+from unnas.trials.darts_sampler import Sample, save_samples
 from unnas.study.plan import PLAN_FILE, build_plan, fingerprint, write_plan
 from unnas.study.samples import load_paper_samples
 

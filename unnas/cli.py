@@ -17,6 +17,7 @@ import threading
 import traceback
 
 from unnas import __version__
+from unnas.commands._parsing import IntermixedParser
 from unnas.errors import UnnasError, one_line
 
 
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unnas", description="Neural architecture search without labels.")
     parser.add_argument("--version", action="version", version=f"unnas {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=IntermixedParser)
     for module in _command_modules():
         p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")

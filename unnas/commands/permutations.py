@@ -27,7 +27,7 @@ def run(args) -> int:
     import numpy as np
 
     from pretext.permutations import generate_permutations, hamming_stats, load_permutations
-    from unnas.engine.atomic import atomic_write_bytes
+    from unnas.atomic import atomic_write_bytes
     from unnas.engine.rundir import finite_or_null
 
     if args.stats:

@@ -26,7 +26,7 @@ def run(args) -> int:
     import time
     from pathlib import Path
 
-    from unnas.engine.atomic import atomic_write_json
+    from unnas.atomic import atomic_write_json
     from unnas.search.ncp_plots import prediction_scatter
     from unnas.search.predictor import FitSettings, fit_study
 

@@ -14,8 +14,9 @@ searches per task × seed, their genotypes and random ones trained on the target
 
 from __future__ import annotations
 
-import argparse
 import time
+
+from ._parsing import IntermixedParser
 
 NAME = "study"
 HELP = "plan, run, inspect and analyze a study: sample-based (rank correlation of tasks) or search-based"
@@ -26,23 +27,8 @@ def _common(p) -> None:
                    help="a study YAML (path or short name such as darts/cifar10) and dotlist overrides")
 
 
-class _Intermixed(argparse.ArgumentParser):
-    """Lets ``key=value`` overrides and options come in any order (``CONFIG --workers 2 count=5``)."""
-
-    _inside = False
-
-    def parse_known_args(self, args=None, namespace=None):
-        if self._inside:  # parse_known_intermixed_args calls back into parse_known_args
-            return super().parse_known_args(args, namespace)
-        self._inside = True
-        try:
-            return self.parse_known_intermixed_args(args, namespace)
-        finally:
-            self._inside = False
-
-
 def add_arguments(parser) -> None:
-    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Intermixed)
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=IntermixedParser)
     _common(sub.add_parser("plan", help="write plan.json and print the number of jobs"))
     p = sub.add_parser("run", help="run the pending jobs (finished ones are skipped)")
     _common(p)
@@ -95,7 +81,7 @@ def _remove_stale_temps(cfg) -> None:
     """Temp files of writes killed in an earlier run (only safe while holding the lock)."""
     from pathlib import Path
 
-    from unnas.engine.atomic import remove_stale_temps
+    from unnas.atomic import remove_stale_temps
     from unnas.study.results import RESULTS_DIR
 
     for folder in (Path(cfg.out_dir), Path(cfg.out_dir) / RESULTS_DIR):
@@ -128,10 +114,8 @@ def _count(rows, status: str) -> int:
 
 
 def _run_locked(cfg, args, plan: dict) -> int:
-    from unnas.study.results import export_table, pending_jobs, read_rows
-    from unnas.study.runner import build_runner
-
-    from unnas.study.search_queue import blocked_jobs
+    from unnas.study.results import blocked_jobs, export_table, pending_jobs, read_rows
+    from unnas.study.runner import run_jobs, study_executor
 
     rows = read_rows(cfg.out_dir, plan["fingerprint"])
     todo = pending_jobs(plan["jobs"], rows, args.retry_failed)
@@ -144,10 +128,10 @@ def _run_locked(cfg, args, plan: dict) -> int:
           + f"{len(todo)} to run" + (f", {len(blocked)} blocked by failed/diverged searches" if blocked else "")
           + ("" if args.retry_failed else " (failed jobs are kept; --retry-failed re-runs them)"), flush=True)
     if todo:
-        runner = build_runner(cfg, cfg.out_dir)
-        print(f"running {runner.describe()}; results in {cfg.out_dir}/results/", flush=True)
+        executor = study_executor(cfg, cfg.out_dir)
+        print(f"running {executor.describe()}; results in {cfg.out_dir}/results/", flush=True)
         start = time.time()
-        new = runner.run(todo, cfg, cfg.out_dir)
+        new = run_jobs(executor, todo, cfg, cfg.out_dir)
         bad = [r for r in new if r.get("status") != "ok"]
         n_blocked = _count(new, "blocked")
         print(f"{_count(new, 'ok')} ok, {len(new) - _count(new, 'ok') - _count(new, 'diverged') - n_blocked} failed, "

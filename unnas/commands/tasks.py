@@ -13,7 +13,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     import pretext
-    from unnas.study.proxies import PROXY_INFO
+    from unnas.trials.proxies import PROXY_INFO
 
     descriptions = pretext.task_descriptions()
     width = max(len(n) for n in descriptions)

@@ -76,7 +76,7 @@ def run(args) -> int:
     from torch import nn
 
     from unnas.engine import distributed
-    from unnas.engine.atomic import atomic_write_json
+    from unnas.atomic import atomic_write_json
     from unnas.engine.device import resolve_device, set_determinism
     from unnas.engine.rng import seed_everything
     from unnas.engine.train_setup import HOLDOUT, build_model, build_task, build_test_set, build_train_sets

@@ -91,6 +91,21 @@ def load_config(schema: type[T], path: str | Path | None = None, overrides: Sequ
     return obj
 
 
+def peek(path: str | Path | None, overrides: Sequence[str], key: str) -> object | None:
+    """The value of a top-level ``key`` before any schema is chosen: the last ``key=`` override, else the
+    YAML file's (None when neither sets it). Used to pick the schema itself (a study's ``kind``, a
+    search's ``strategy``)."""
+    value = None
+    if path is not None:
+        data = _read_yaml(Path(path))
+        value = data.get(key) if isinstance(data, dict) else None
+    for item in overrides:
+        name, _, text = item.partition("=")
+        if name.strip() == key:
+            value = text.strip()
+    return value
+
+
 def config_to_yaml(cfg) -> str:
     return OmegaConf.to_yaml(OmegaConf.structured(cfg))
 

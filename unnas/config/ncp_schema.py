@@ -12,13 +12,18 @@ from typing import List, Optional
 
 from unnas.errors import ConfigError
 
+from .schema import SearchBase
+
 MODES = ("continuous", "wta")
 
 
 @dataclass
-class NcpConfig:
-    rules = {"weights": ">= 0", "mode": MODES, "lam": "[0, 1e6]", "lr": "(0, 1e6]", "iterations": "[1, 100000]",
-             "project_every": ">= 0"}
+class NcpConfig(SearchBase):
+    """``unnas search`` with ``strategy: ncp``. It trains nothing: ``data`` and ``task_options`` (shared by every
+    strategy) are not read."""
+
+    rules = {"strategy": ("ncp",), "weights": ">= 0", "mode": MODES, "lam": "[0, 1e6]", "lr": "(0, 1e6]",
+             "iterations": "[1, 100000]", "project_every": ">= 0"}
 
     strategy: str = "ncp"
     #: predictor.pt file(s) of `unnas predictor fit`, comma-separated for joint propagation.
@@ -39,10 +44,10 @@ class NcpConfig:
     project_every: int = 10
     #: Start architecture (a genotype/spec file or a published name); default: the space's default.
     start: Optional[str] = None
-    out_dir: str = "runs/ncp"
+
+    def default_out_dir(self) -> str:
+        return f"runs/search-ncp-{self.metric.replace(',', '+') or 'default'}"
 
     def validate(self) -> None:
-        if self.strategy != "ncp":
-            raise ConfigError(f"strategy={self.strategy!r}: this schema is for strategy=ncp")
         if not self.predictor:
             raise ConfigError("strategy=ncp needs predictor=PATH (a predictor.pt of `unnas predictor fit`)")

@@ -224,25 +224,50 @@ class PpoConfig:
     hidden: int = 32
 
 
+#: Every ``unnas search`` strategy: darts (the gradient search), the black-box ones, ncp (predictor-based).
+STRATEGIES = ("darts", "random", "rea", "ppo", "ncp")
+BLACKBOX_STRATEGIES = ("random", "rea", "ppo")
+
+
 @dataclass
-class SearchConfig:
-    rules = {"seed": ">= 0", "checkpoint_every": ">= 1", "log_every": ">= 1", "eval_batches": ">= 0",
-             "strategy": ("darts", "random", "rea", "ppo")}
+class SearchBase:
+    """What every strategy shares: which strategy, its run directory, seed, device, progress line, the
+    data and the options of the task it trains. Strategy-specific keys live in their own groups."""
+
+    rules = {"seed": ">= 0", "strategy": STRATEGIES}
+
+    #: darts | random | rea | ppo | ncp (case-insensitive on the command line and in YAML)
+    strategy: str = "darts"
+    task_options: Dict[str, Any] = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig)
+    seed: int = 1
+    #: auto (CUDA when present), cpu, cuda, cuda:N
+    device: str = "auto"
+    #: Run directory (default ``runs/search-<strategy>-<dataset>-<task>``); re-running with the same one resumes.
+    out_dir: Optional[str] = None
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.out_dir is None:
+            self.out_dir = self.default_out_dir()
+
+    def default_out_dir(self) -> str:
+        return f"runs/search-{self.strategy}-{self.data.name}"
+
+
+@dataclass
+class SearchConfig(SearchBase):
+    """``unnas search`` with ``strategy: darts``: a DARTS cell searched with any task."""
+
+    rules = {"strategy": ("darts",), "checkpoint_every": ">= 1", "log_every": ">= 1", "eval_batches": ">= 0"}
     #: Keys added after runs existed whose default is not the behaviour before them: a checkpoint
     #: without the key resumes only under this value (unnas.config.loader.defaults_yaml).
     legacy_defaults = {"optim.arch_lr_schedule": "constant"}
 
     task: str = "rotation"
-    task_options: Dict[str, Any] = field(default_factory=dict)
-    data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     arch: ArchConfig = field(default_factory=ArchConfig)
-    seed: int = 1
-    #: auto (CUDA when present), cpu, cuda, cuda:N
-    device: str = "auto"
-    #: Run directory; re-running with the same one resumes.
-    out_dir: str = "runs/search-${data.name}-${task}"
     #: Bit-identical reruns (torch deterministic algorithms); slower on GPU.
     deterministic: bool = True
     #: Write checkpoints/last.pt every N iterations (and at each epoch end).
@@ -250,9 +275,24 @@ class SearchConfig:
     log_every: int = 5
     #: Batches of the α half evaluated at each epoch end (0: skip).
     eval_batches: int = 4
-    progress: bool = True
-    #: darts (gradient search, above) | random | rea | ppo (black-box: fitness, rea, ppo groups)
-    strategy: str = "darts"
+
+    def default_out_dir(self) -> str:
+        return f"runs/search-darts-{self.data.name}-{self.task}"
+
+
+@dataclass
+class BlackBoxConfig(SearchBase):
+    """``unnas search`` with ``strategy: random | rea | ppo``: whole architectures proposed and scored by a
+    label-free fitness (``fitness`` group), with the strategy's own settings (``rea``, ``ppo``)."""
+
+    rules = {"strategy": BLACKBOX_STRATEGIES}
+
+    strategy: str = "random"
+    #: Only ``model.nodes`` is read: the nodes of a DARTS cell (fitness.space=darts).
+    model: ModelConfig = field(default_factory=ModelConfig)
     fitness: FitnessConfig = field(default_factory=FitnessConfig)
     rea: ReaConfig = field(default_factory=ReaConfig)
     ppo: PpoConfig = field(default_factory=PpoConfig)
+
+    def default_out_dir(self) -> str:
+        return f"runs/search-{self.strategy}-{self.data.name}-{self.fitness.proxy or self.fitness.task}"

@@ -19,7 +19,11 @@ from unnas.errors import ConfigError
 
 from .schema import RUNNERS, DataConfig, SlurmConfig
 
-SPACES = ("darts", "nasbench101", "mr")
+#: The spaces a study or a fitness may name (unnas.trials.spaces holds what each offers).
+SPACES = ("darts", "nasbench101", "mr", "nasbench201", "transnas_micro", "transnas_macro")
+#: NAS-Bench-201 network variants: the benchmark's, or the zero-cost-proxy literature's (non-affine BN and
+#: biased convs in the cells).
+VARIANTS = ("benchmark", "zero_cost")
 SETTINGS = ("cifar", "imagenet")
 #: What a training job's ``metric`` is: the last epoch's on the test split (the paper's study), or
 #: each run's max over epochs on the test split (an optimistic number, flagged in the report).
@@ -46,19 +50,28 @@ class StudyDataConfig(DataConfig):
 
 @dataclass
 class StudyNetworkConfig:
-    rules = {"width": ">= 2", "cells": ">= 1", "stem_width": ">= 1", "num_stacks": ">= 1",
-             "modules_per_stack": ">= 1"}
+    """How a space's architectures become trainable networks; each space reads its own keys
+    (``unnas.trials.spaces``: darts setting/width/cells, nasbench101 setting/stem_width/num_stacks/
+    modules_per_stack, nasbench201 width/cells_per_stage/variant, transnas base_channels; mr none)."""
 
-    #: cifar (3×3 stem, stride 1) or imagenet (stride-8 stem), for DARTS and NAS-Bench-101; an MR
-    #: architecture sets its own stem and widths, so space=mr ignores every network setting.
+    rules = {"width": ">= 2", "cells": ">= 1", "stem_width": ">= 1", "num_stacks": ">= 1",
+             "modules_per_stack": ">= 1", "cells_per_stage": ">= 1", "base_channels": ">= 2", "variant": VARIANTS}
+
+    #: cifar (3×3 stem, stride 1) or imagenet (stride-8 stem), for DARTS and NAS-Bench-101.
     setting: str = "cifar"
-    #: DARTS: initial width C and number of cells (reductions at L//3 and 2L//3).
+    #: DARTS: initial width C and number of cells (reductions at L//3 and 2L//3). NAS-Bench-201: C (16 in the benchmark).
     width: int = 16
     cells: int = 20
     #: NAS-Bench-101: stem width, stacks, modules per stack (None: 3 for cifar, 4 for imagenet).
     stem_width: int = 128
     num_stacks: int = 3
     modules_per_stack: Optional[int] = None
+    #: NAS-Bench-201: cells per stage N (5 in the benchmark).
+    cells_per_stage: int = 5
+    #: NAS-Bench-201: benchmark (affine BN, bias-free convs) or zero_cost (the proxy papers' variant).
+    variant: str = "benchmark"
+    #: TransNAS-Bench-101: the encoder's stem width (64 in the benchmark).
+    base_channels: int = 64
 
 
 @dataclass

@@ -12,7 +12,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from unnas.errors import RunDirBusy
+from unnas.errors import CheckpointError, RunDirBusy
 
 LOCK_NAME = ".lock"
 
@@ -34,12 +34,19 @@ class DirLock:
         self.nested = False
 
     def acquire(self) -> "DirLock":
-        self.path.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and not self.path.is_dir():
+            raise CheckpointError(f"{self.what} {self.path} exists and is not a directory; choose another out_dir")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only file system, no permission, a parent that is a file
+            raise CheckpointError(f"cannot create {self.what} {self.path}: {exc.strerror or exc}; choose a writable "
+                                  "out_dir") from None
         key = str(self.path.resolve())
         if key in DirLock._held:
+            os.close(fd)
             self.nested = True
             return self
-        fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

@@ -20,7 +20,7 @@ import yaml
 
 from unnas.errors import CheckpointError
 
-from .atomic import atomic_write_text, remove_stale_temps
+from unnas.atomic import atomic_write_text, remove_stale_temps
 
 
 class RunDir:

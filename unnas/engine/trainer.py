@@ -37,7 +37,7 @@ from unnas.config.train_schema import Recipe
 from unnas.data.sampling import SeededSampler
 from unnas.engine.schedule import cosine_lr
 from unnas.engine import distributed
-from unnas.engine.atomic import atomic_torch_save
+from unnas.atomic import atomic_torch_save
 from unnas.engine.divergence import FiniteGuard
 from unnas.engine.lock import DirLock
 from unnas.engine.preflight import check_first_batches

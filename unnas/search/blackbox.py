@@ -94,8 +94,8 @@ def read_history(path: Path) -> list[dict]:
 class BlackBoxRun:
     """Budgeted evaluation with a persistent history. ``evaluator(arch_json, seed) -> dict`` with at least
     ``fitness`` (float or None for a failed architecture); ``out_dir=None`` keeps everything in memory.
-    ``pool`` (:class:`unnas.search.pool.EvaluationPool`, running that evaluator): evaluations run
-    concurrently, at most ``pool.workers`` at once."""
+    ``pool`` (an executor of :mod:`unnas.trials.executor`): evaluations run concurrently, at most
+    ``pool.workers`` at once."""
 
     def __init__(self, space, evaluator: Callable[[Any, int], dict], budget: int, seed: int = 0,
                  out_dir: str | Path | None = None, progress: bool = False, pool=None):
@@ -185,15 +185,16 @@ class BlackBoxRun:
         elif key in self.known:  # resumed
             self._ready.append((tag, arch, self._adopt(self.known[key])["fitness"]))
         else:
-            self._running[key] = self.pool.submit(self.space.to_json(arch), self.seed)
+            self._running[key] = self.pool.submit(self.evaluator, self.space.to_json(arch), self.seed)
             self._waiting[key] = [(tag, arch)]
 
     def collect(self, block: bool = True) -> list[tuple]:
         """Answers ``(tag, arch, fitness)`` in completion order; with ``block``, waits for one if none is ready."""
-        for task, result in self.pool.finished(block=block and not self._ready):
+        for task in self.pool.finished(block=block and not self._ready):
             key = next(k for k, t in self._running.items() if t is task)
             del self._running[key]
-            record = self._record(key, task.arch, result)
+            result = task.outcome() if task.lost is None else lost_result(task)  # the evaluator's ConfigError goes up
+            record = self._record(key, task.args[0], result)
             self._ready += [(tag, arch, record["fitness"]) for tag, arch in self._waiting.pop(key)]
         out, self._ready = self._ready, []
         return out
@@ -221,7 +222,7 @@ class BlackBoxRun:
         """history.jsonl: the resumed records this run has not reached (if any), then this run's."""
         if self.out is None:
             return
-        from unnas.engine.atomic import atomic_write_text
+        from unnas.atomic import atomic_write_text
 
         mine = {r["key"] for r in self.records}
         rest = [r for r in self.known.values() if r["key"] not in mine]
@@ -243,6 +244,16 @@ class BlackBoxRun:
         return max(scored, key=lambda r: r["fitness"]) if scored else None
 
 
+#: Why an evaluation whose worker died has no fitness, and how to evaluate it again.
+RE_EVALUATE = "delete its line from history.jsonl to evaluate it again"
+
+
+def lost_result(task) -> dict:
+    """The record of an evaluation that ended without a result (its worker died, its SLURM job was lost)."""
+    return {"fitness": None, "params": None, "flops": None, "status": "failed", "error": f"{task.lost}; {RE_EVALUATE}",
+            "seconds": round(time.time() - task.since, 3)}
+
+
 def score(f: float | None) -> float:
     """Fitness for comparisons: a failed architecture loses to every scored one."""
     return -np.inf if f is None else f
@@ -250,7 +261,7 @@ def score(f: float | None) -> float:
 
 def write_results(run: BlackBoxRun, summary: dict) -> dict:
     """Best architecture file, history.png and result.json in the run directory."""
-    from unnas.engine.atomic import atomic_savefig, atomic_write_json
+    from unnas.atomic import atomic_savefig, atomic_write_json
 
     best = run.best()
     if best is None:
@@ -278,43 +289,3 @@ def write_results(run: BlackBoxRun, summary: dict) -> dict:
            "seconds": round(sum(r["seconds"] or 0 for r in run.records), 3)}
     atomic_write_json(run.out / "result.json", out)
     return out
-
-
-def strategies() -> dict[str, Callable]:
-    from .ppo import ppo_search
-    from .random_search import random_search
-    from .rea import rea_search
-
-    return {"random": random_search, "rea": rea_search, "ppo": ppo_search}
-
-
-def run_blackbox(cfg, config_text: str) -> dict:
-    """``unnas search strategy=random|rea|ppo``: run (or resume) the search and write the run directory."""
-    from unnas.config import defaults_yaml
-    from unnas.engine.atomic import atomic_write_text
-    from unnas.engine.lock import DirLock
-
-    from .fitness import Fitness
-    from .pool import evaluation_pool
-
-    table = strategies()
-    if cfg.strategy not in table:
-        raise ConfigError(f"strategy={cfg.strategy!r} is unknown; choose darts, ncp, {', '.join(table)}")
-    space = space_for(cfg.fitness.space, cfg.model.nodes)
-    fitness = Fitness(cfg)
-    with DirLock(cfg.out_dir):
-        check_resume(Path(cfg.out_dir), config_text, defaults_yaml(cfg))
-        atomic_write_text(Path(cfg.out_dir) / "config.yaml", config_text)
-        pool = evaluation_pool(cfg, fitness)
-        start = time.perf_counter()
-        try:
-            run = BlackBoxRun(space, fitness, cfg.fitness.budget, cfg.seed, cfg.out_dir, cfg.progress, pool)
-            table[cfg.strategy](run, np.random.default_rng(cfg.seed), cfg)
-        finally:
-            if pool is not None:
-                pool.close()
-        if cfg.progress:
-            print(file=sys.stderr)
-        return write_results(run, {"strategy": cfg.strategy, "space": space.space, "fitness": fitness.name,
-                                   "seed": cfg.seed, "budget": cfg.fitness.budget, "workers": run.workers,
-                                   "wall_clock_s": round(time.perf_counter() - start, 3)})

@@ -26,7 +26,7 @@ from unnas.config import SearchConfig, config_to_yaml, defaults_yaml
 from unnas.data import build_dataset
 from unnas.data.sampling import SeededSampler, split_halves
 from unnas.engine import distributed
-from unnas.engine.atomic import atomic_torch_save, atomic_write_json
+from unnas.atomic import atomic_torch_save, atomic_write_json
 from unnas.engine.device import resolve_device, set_determinism
 from unnas.engine.divergence import FiniteGuard
 from unnas.engine.lock import DirLock

@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
-from unnas.engine.atomic import atomic_savefig  # noqa: E402
+from unnas.atomic import atomic_savefig  # noqa: E402
 from unnas.spaces.darts.genotype import Genotype  # noqa: E402
 from unnas.spaces.darts.ops import PRIMITIVES  # noqa: E402
 

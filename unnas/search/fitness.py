@@ -1,11 +1,14 @@
-"""Label-free fitness of one architecture: a study job on a seeded held-out split of the training images.
+"""Label-free fitness of one architecture: a trial (:mod:`unnas.trials`) on a seeded held-out split.
 
-Black-box strategies and the study share this evaluator: a proxy (``fitness.proxy``: synflow,
-naswot, jacob_cov) scores the untrained network on one seeded training batch through
-:func:`unnas.study.job.run_job`; otherwise the architecture is trained on ``fitness.task`` under
-``fitness.recipe`` with the study's helpers and :func:`unnas.engine.trainer.train_and_evaluate`,
+A proxy (``fitness.proxy``: synflow, naswot, jacob_cov) scores the untrained network on one seeded
+training batch; otherwise the architecture is trained on ``fitness.task`` under ``fitness.recipe``
 on ``fitness.train_images`` training images and measured on ``fitness.holdout_images`` *other*
 training images (a seeded split of the training split; the test split is never read).
+
+:class:`Fitness` builds the trial spec once from the search config, and :meth:`Fitness.check`
+builds the data split and the task once, before the run directory exists: a wrong setting stops
+there in one line instead of failing every candidate (whose failures would then be recorded in
+``history.jsonl`` and refuse the corrected command's resume).
 """
 
 from __future__ import annotations
@@ -14,107 +17,59 @@ import dataclasses
 import time
 from typing import Any
 
-import torch
-
-from unnas.errors import ConfigError, DivergedError, one_line
-
-
-def study_config(cfg):
-    """The :class:`StudyConfig` the study's job functions read, built from a search config."""
-    from unnas.config.study_schema import StudyConfig, StudyDataConfig, StudyNetworkConfig
-
-    fit = cfg.fitness
-    known = {f.name for f in dataclasses.fields(StudyNetworkConfig)}
-    unknown = sorted(set(fit.network) - known)
-    if unknown:
-        raise ConfigError(f"fitness.network.{unknown[0]} is not a network setting; known: {', '.join(sorted(known))}")
-    data = StudyDataConfig(**{**dataclasses.asdict(cfg.data), "test_split": cfg.data.split})
-    task = fit.proxy or fit.task
-    return StudyConfig(space=fit.space, tasks=[fit.task], proxies=[fit.proxy] if fit.proxy else [],
-                       task_options={fit.task: dict(cfg.task_options)}, proxy_batch_size=fit.proxy_batch_size,
-                       data=data, network=StudyNetworkConfig(**dict(fit.network)), recipe=dict(fit.recipe),
-                       out_dir="unused", device=cfg.device, name=f"fitness-{task}")
-
-
-def holdout_split(train_reader, eval_reader, train_images: int, holdout_images: int, seed: int):
-    """Disjoint seeded subsets of one training split: (images to train on, held-out images to score on)."""
-    from unnas.study.job import SubsetImages
-
-    n = len(train_reader)
-    if train_images + holdout_images > n:
-        raise ConfigError(f"fitness.train_images + fitness.holdout_images = {train_images + holdout_images} but the "
-                          f"training split holds {n} images; lower them")
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
-    return (SubsetImages(train_reader, sorted(order[:train_images])),
-            SubsetImages(eval_reader, sorted(order[train_images:train_images + holdout_images])))
+import pretext
+from unnas.config.study_schema import StudyDataConfig
+from unnas.engine.task_setup import check_batch_for_task
+from unnas.errors import ConfigError
+from unnas.trials.data import trial_datasets
+from unnas.trials.proxies import label_free_proxies
+from unnas.trials.run import build_task, run_trial
+from unnas.trials.spaces import get_space
+from unnas.trials.spec import Holdout, TrialSpec, merge_recipe, network_settings
 
 
 class Fitness:
-    """``fitness(arch_json, seed) -> {"fitness", "params", "flops", "seconds", "status", "error"}``; never raises for
-    the architecture's own failure (a failed or diverged one gets ``fitness: None``)."""
+    """``fitness(arch_json, seed) -> {"fitness", "params", "flops", "seconds", "status", "error"}``; never raises
+    for the architecture's own failure (a failed or diverged one gets ``fitness: None``)."""
 
     def __init__(self, cfg):
-        from unnas.study.proxies import label_free_proxies
-
-        self.cfg, self.fit = cfg, cfg.fitness
-        if self.fit.proxy and self.fit.proxy not in label_free_proxies():
-            raise ConfigError(f"fitness.proxy={self.fit.proxy!r} is not a label-free proxy; choose one of "
+        fit = cfg.fitness
+        self.proxy = fit.proxy
+        space = get_space(fit.space, "fitness.space")
+        if fit.proxy and fit.proxy not in label_free_proxies():
+            raise ConfigError(f"fitness.proxy={fit.proxy!r} is not a label-free proxy; choose one of "
                               f"{', '.join(label_free_proxies())} or set fitness.proxy=null to train fitness.task")
-        self.study = study_config(cfg)
-        if not self.fit.proxy:
-            from unnas.study.job import recipe_for
-
-            recipe_for(self.study, self.fit.task)  # a bad recipe fails now, in one line, not per architecture
+        if not fit.proxy and fit.task not in pretext.list_tasks():
+            raise ConfigError(f"fitness.task={fit.task!r} is not a task; choose one of {', '.join(pretext.list_tasks())}")
+        recipe = None if fit.proxy else merge_recipe(("fitness.recipe", fit.recipe), prefix="fitness.recipe.")
+        if recipe is not None:
+            check_batch_for_task(recipe.batch_size, fit.task, "fitness.recipe.batch_size")
+        data = StudyDataConfig(**{**dataclasses.asdict(cfg.data), "test_split": cfg.data.split})
+        options = {} if fit.proxy else dict(cfg.task_options)  # a proxy scores the classification network
+        self.template = TrialSpec(
+            space=space.name, arch=None, task=fit.proxy or fit.task, kind="proxy" if fit.proxy else "train",
+            task_options=options, data=data, network=network_settings(fit.network, "fitness.network"),
+            holdout=None if fit.proxy else Holdout(fit.train_images, fit.holdout_images, fit.split_seed),
+            recipe=recipe, proxy_batch_size=fit.proxy_batch_size, device=cfg.device)
 
     @property
     def name(self) -> str:
-        return f"{self.fit.proxy} score" if self.fit.proxy else f"held-out {self.fit.task}"
+        return f"{self.proxy} score" if self.proxy else f"held-out {self.template.task}"
+
+    def check(self) -> None:
+        """Build the data split and the task once, as every candidate will (one-line errors, nothing written)."""
+        spec = self.template
+        train_set = trial_datasets(spec)[0]
+        if len(train_set) < spec.proxy_batch_size and spec.kind == "proxy":
+            raise ConfigError(f"fitness.proxy_batch_size={spec.proxy_batch_size} but the training split holds "
+                              f"{len(train_set)} images; lower it")
+        build_task("classification" if spec.kind == "proxy" else spec.task, spec.task_options, spec.data.name,
+                   train_set)
 
     def __call__(self, arch: Any, seed: int) -> dict:
-        from unnas.study.job import run_job
-
         start = time.perf_counter()
-        if self.fit.proxy:
-            job = {"job_id": "fitness", "arch_id": "candidate", "arch": arch, "task": self.fit.proxy,
-                   "kind": "proxy", "seed": seed}
-            row = run_job(job, self.study)
-            out = {"fitness": row.get("metric"), "params": row.get("params"), "flops": row.get("madds"),
-                   "status": row["status"], "error": row.get("error")}
-        else:
-            out = self._trained(arch, seed)
-        out["seconds"] = round(time.perf_counter() - start, 3)
-        return out
-
-    def _trained(self, arch: Any, seed: int) -> dict:
-        from unnas.engine.device import resolve_device
-        from unnas.engine.rng import seed_everything
-        from unnas.engine.trainer import train_and_evaluate
-        from unnas.study.job import (METRIC_KEYS, _reader, build_model, build_study_task, cached_complexity,
-                                     data_config, recipe_for)
-
-        task_name, study = self.fit.task, self.study
-        try:
-            data_cfg = data_config(study, task_name)
-            train_set, held_out = holdout_split(_reader(data_cfg, data_cfg.split, True),
-                                                _reader(data_cfg, data_cfg.split, False),
-                                                self.fit.train_images, self.fit.holdout_images, self.fit.split_seed)
-            task = build_study_task(task_name, study.task_options.get(task_name, {}), data_cfg, train_set)
-            seed_everything(seed)
-            model = build_model(study, arch, task, train_set.num_classes)
-            params, madds = cached_complexity(study, {"arch": arch}, model, task, data_cfg.crop_size)
-            result = train_and_evaluate(model, task, train_set, held_out, recipe_for(study, task_name), run_dir=None,
-                                        device=resolve_device(self.cfg.device), seed=seed, progress=False)
-            final = result.get("final") or {}
-            key = next((k for k in METRIC_KEYS if k in final), None)
-            value = None if key is None else float(final[key])
-            if value is None or value != value or value in (float("inf"), float("-inf")):
-                return {"fitness": None, "params": params, "flops": madds, "status": "failed",
-                        "error": f"no finite {'/'.join(METRIC_KEYS)} in the trainer's metrics {sorted(final)}"}
-            return {"fitness": value, "params": params, "flops": madds, "status": "ok", "error": None}
-        except DivergedError as exc:
-            return {"fitness": None, "params": None, "flops": None, "status": "diverged", "error": one_line(exc)}
-        except ConfigError:
-            raise
-        except Exception as exc:  # one architecture's failure is a result, not the end of the search
-            return {"fitness": None, "params": None, "flops": None, "status": "failed",
-                    "error": f"{type(exc).__name__}: {one_line(exc)}"}
+        row = run_trial(dataclasses.replace(self.template, arch=arch, seed=seed))
+        ok = row["status"] == "ok"
+        return {"fitness": row.get("metric") if ok else None, "params": row.get("params"), "flops": row.get("madds"),
+                "status": row["status"], "error": row.get("error"),
+                "seconds": round(time.perf_counter() - start, 3)}

@@ -225,7 +225,7 @@ def build_terms(cfg) -> list[Term]:
 
 def run_ncp(cfg, config_text: str) -> dict:
     """``unnas search strategy=ncp``: propagate, then write the run directory; returns result.json's content."""
-    from unnas.engine.atomic import atomic_write_json, atomic_write_text
+    from unnas.atomic import atomic_write_json, atomic_write_text
     from unnas.engine.lock import DirLock
 
     from .ncp_plots import code_trajectory

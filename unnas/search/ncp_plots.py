@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from unnas.study.plots import apply_scale, axis_scale, plt, save_figure
+from unnas.figures import apply_scale, axis_scale, plt, save_figure
 
 
 def _fmt(value) -> str:

@@ -23,7 +23,7 @@ import torch
 from scipy import stats
 from torch import nn
 
-from unnas.engine.atomic import atomic_torch_save
+from unnas.atomic import atomic_torch_save
 from unnas.errors import ConfigError, DataError
 from unnas.spaces.codes import code_space
 
@@ -91,7 +91,7 @@ def _arch(cs, stored: Any):
 # ----------------------------------------------------------------------------- normalisation
 def transform_for(values: np.ndarray) -> str:
     """``log`` when the finite positive values span more than 1e3 (the study plots' rule), else ``linear``."""
-    from unnas.study.plots import axis_scale
+    from unnas.figures import axis_scale
 
     v = values[np.isfinite(values)]
     return "log" if v.size and axis_scale(v)[0] == "log" else "linear"

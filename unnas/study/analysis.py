@@ -25,8 +25,8 @@ import numpy as np
 from scipy import stats
 
 from unnas.errors import DataError
+from unnas.trials.rows import REQUIRED, average_seeds, per_seed
 
-REQUIRED = ("arch_id", "task", "seed", "metric")
 
 
 # ----------------------------------------------------------------------------- loading
@@ -49,39 +49,6 @@ def read_results(path: str | Path) -> list[dict]:
     if not isinstance(rows, list):
         raise DataError(f"results table {path}: expected a list of rows or {{\"rows\": [...]}}")
     return rows
-
-
-def per_seed(rows: Iterable[dict]) -> dict[str, dict[str, dict[str, float]]]:
-    """``{task: {arch_id: {seed: metric}}}`` of the finished runs. Rows of runs that did not finish (a
-    ``status`` other than ok — failed, diverged — or a null or non-finite metric) are skipped."""
-    per: dict[str, dict[str, dict]] = defaultdict(lambda: defaultdict(dict))
-    for i, row in enumerate(rows):
-        missing = [k for k in REQUIRED if k not in row]
-        if missing:
-            raise DataError(f"results row {i}: missing field(s) {', '.join(missing)}; each row needs {', '.join(REQUIRED)}")
-        if row.get("status", "ok") != "ok" or row["metric"] is None:
-            continue
-        try:
-            value = float(row["metric"])
-        except (TypeError, ValueError):
-            raise DataError(f"results row {i}: metric {row['metric']!r} is not a number") from None
-        if math.isfinite(value):
-            per[str(row["task"])][str(row["arch_id"])][str(row["seed"])] = value
-    return {task: dict(archs) for task, archs in per.items()}
-
-
-def average_seeds(rows: Iterable[dict], complete_seeds: bool = False) -> dict[str, dict[str, float]]:
-    """``{task: {arch_id: mean metric over seeds}}`` of the finished runs (see :func:`per_seed`).
-
-    With ``complete_seeds`` an (arch, task) is kept only if it finished every seed seen for that
-    task (the paper's rule); otherwise the mean of the finished seeds is used.
-    """
-    out: dict[str, dict[str, float]] = {}
-    for task, archs in per_seed(rows).items():
-        seeds = set().union(*(s.keys() for s in archs.values()))
-        out[task] = {a: float(np.mean(list(s.values()))) for a, s in archs.items()
-                     if not complete_seeds or set(s) == seeds}
-    return out
 
 
 def common(means: dict[str, dict[str, float]], task_a: str, task_b: str) -> tuple[list[str], np.ndarray, np.ndarray]:

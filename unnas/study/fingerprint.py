@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from pathlib import Path
 
-from unnas.errors import DataError
+from unnas.trials.rows import check_fingerprint
+
+__all__ = ["fingerprint", "check_fingerprint", "NOT_FINGERPRINTED", "DATA_NOT_FINGERPRINTED"]
 
 #: Settings that do not change any job's result, left out of the fingerprint.
 NOT_FINGERPRINTED = {"name", "count", "tasks", "proxies", "seeds", "target", "out_dir", "runner", "workers",
@@ -22,19 +23,21 @@ NOT_FINGERPRINTED = {"name", "count", "tasks", "proxies", "seeds", "target", "ou
                      # a search study's size (its searches' settings and the random cells' seed are hashed)
                      "kind", "search_tasks", "search_seeds", "train_seeds", "random_genotypes"}
 DATA_NOT_FINGERPRINTED = {"root", "num_workers"}
+#: Keys added after studies existed, left out while they hold the value every earlier study had
+#: (so a study planned before a key existed keeps its fingerprint and its finished rows).
+ADDED_LATER = {("network", "cells_per_stage"): 5, ("network", "variant"): "benchmark",
+               ("network", "base_channels"): 64}
 
 
 def fingerprint(cfg) -> str:
     """16 hex digits identifying the settings a job's result depends on (see the module docstring)."""
     d = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_FINGERPRINTED}
     d["data"] = {k: v for k, v in d["data"].items() if k not in DATA_NOT_FINGERPRINTED}
+    for (group, key), value in ADDED_LATER.items():
+        if isinstance(d.get(group), dict) and d[group].get(key, value) == value:
+            d[group].pop(key, None)
     if isinstance(d.get("search"), dict) and not d["search"].get("variants", True):
         del d["search"]["variants"]  # a search study without variants keeps the fingerprint it had before them
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def check_fingerprint(found: str | None, expected: str, where: Path) -> None:
-    """One-line refusal of files that belong to a study with other settings."""
-    if found != expected:
-        raise DataError(f"{where} belongs to another study (fingerprint {found}, this config {expected}); "
-                        "use another out_dir, or restore the settings that study was run with")

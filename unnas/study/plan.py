@@ -17,13 +17,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-from unnas.engine.atomic import atomic_write_json
+from unnas.atomic import atomic_write_json
 from unnas.errors import ConfigError, DataError
 
-from .fingerprint import DATA_NOT_FINGERPRINTED, NOT_FINGERPRINTED, check_fingerprint, fingerprint
-from .job import data_config, recipe_for
+from unnas.trials.rows import PLAN_FILE, read_plan
 
-PLAN_FILE = "plan.json"
+from .fingerprint import DATA_NOT_FINGERPRINTED, NOT_FINGERPRINTED, check_fingerprint, fingerprint
+from .jobs import data_config, recipe_for
+
 __all__ = ["PLAN_FILE", "NOT_FINGERPRINTED", "DATA_NOT_FINGERPRINTED", "fingerprint", "check_fingerprint",
            "safe_id", "load_archs", "split_tasks", "check_task_settings", "job_id", "build_plan", "read_plan",
            "write_plan", "describe_plan"]
@@ -72,7 +73,7 @@ def load_archs(cfg) -> list[tuple[str, Any]]:
         if space != "darts":
             raise ConfigError(f"archs=sample draws DARTS or MR architectures only; for space={space} use archs=paper "
                               "or a samples JSON (unnas draw)")
-        from .darts_sampler import sample_architectures
+        from unnas.trials.darts_sampler import sample_architectures
 
         archs = [(s.id, s.genotype.to_list()) for s in sample_architectures(cfg.count, seed=cfg.sample_seed)]
     elif Path(source).is_dir():
@@ -83,7 +84,7 @@ def load_archs(cfg) -> list[tuple[str, Any]]:
             raise ConfigError(f"archs={source!r} is neither paper, sample, an existing samples JSON file nor a "
                               "directory of search runs")
         if space == "darts":
-            from .darts_sampler import load_samples
+            from unnas.trials.darts_sampler import load_samples
 
             archs = [(s.id, s.genotype.to_list()) for s in load_samples(path)]
         elif space == "mr":
@@ -175,16 +176,6 @@ def build_plan(cfg) -> dict:
                          "task": proxy, "kind": "proxy", "seed": seed})
     return {"study": cfg.name, "fingerprint": fingerprint(cfg), "space": cfg.space, "archs": len(archs),
             "tasks": trained, "proxies": proxies, "seeds": [int(s) for s in cfg.seeds], "jobs": jobs}
-
-
-def read_plan(study_dir: str | Path) -> dict | None:
-    path = Path(study_dir) / PLAN_FILE
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path} cannot be read ({str(exc).splitlines()[0]}); delete it and plan again") from None
 
 
 def write_plan(cfg, plan: dict) -> Path:

@@ -1,10 +1,7 @@
 """Study figures: one scatter per task pair, and the best-of-m curves.
 
 Axes are labelled with each task's own metric (the rows' ``metric_name``, e.g. "cls: final test
-top1" or "synflow score"), and an axis whose values span more than :data:`LOG_SPAN` (synflow
-runs from 1e0 to 1e19) is drawn logarithmic (symlog where values ≤ 0 occur).
-matplotlib runs headless (Agg). Files are written atomically (temp file in the same folder,
-then ``os.replace``), so a reader never sees a half-written PNG.
+top1" or "synflow score"); scales and atomic writes come from :mod:`unnas.figures`.
 """
 
 from __future__ import annotations
@@ -12,26 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
+import numpy as np
+import matplotlib.ticker
+from scipy import stats
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker  # noqa: E402
-import numpy as np  # noqa: E402
-from scipy import stats  # noqa: E402
+from unnas.figures import LOG_SPAN, apply_scale, axis_scale, forward, inverse, plt, save_figure, scale_note
 
-from unnas.engine.atomic import atomic_savefig  # noqa: E402
-
-#: Largest/smallest nonzero magnitude above which an axis goes logarithmic.
-LOG_SPAN = 1e3
-
-
-def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
-    """Save ``fig`` as PNG at ``path`` atomically and close it."""
-    try:
-        return atomic_savefig(path, fig, dpi=dpi, bbox_inches="tight")
-    finally:
-        plt.close(fig)
+__all__ = ["LOG_SPAN", "axis_scale", "best_of_m_figure", "best_of_m_plot", "metric_label", "save_figure",
+           "scatter_figure", "scatter_pair"]
 
 
 def metric_label(task: str, names: Sequence[str] | None = None) -> str:
@@ -41,62 +26,6 @@ def metric_label(task: str, names: Sequence[str] | None = None) -> str:
         return f"{task}: metric"
     text = " / ".join(names)
     return text if all(n.startswith(task) for n in names) else f"{task}: {text}"
-
-
-def axis_scale(values: Sequence[float]) -> tuple[str, dict]:
-    """``("linear" | "log" | "symlog", kwargs for set_xscale)`` for values on one axis.
-
-    Logarithmic when the largest magnitude is more than :data:`LOG_SPAN` times the smallest
-    nonzero one; symlog (linear within the smallest nonzero magnitude of 0) when any value is ≤ 0.
-    """
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    mag = np.abs(v[v != 0])
-    if mag.size == 0 or mag.max() <= LOG_SPAN * mag.min():
-        return "linear", {}
-    if np.all(v > 0):
-        return "log", {}
-    return "symlog", {"linthresh": float(mag.min())}
-
-
-def apply_scale(ax, axis: str, scale: tuple[str, dict], values: Sequence[float]) -> None:
-    """Set ``scale`` on ``ax``'s ``"x"`` or ``"y"`` axis; symlog gets a few decade ticks (its default
-    puts one on every decade of both signs, which overprints)."""
-    kind, kw = scale
-    getattr(ax, f"set_{axis}scale")(kind, **kw)
-    if kind != "symlog":
-        return
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    lo, hi = int(np.ceil(np.log10(kw["linthresh"]))), int(np.floor(np.log10(np.abs(v).max())))
-    step = max(1, -(-(hi - lo + 1) // 3))
-    decades = [10.0 ** k for k in range(hi, lo - 1, -step)]
-    ticks = ([-d for d in decades] if np.any(v < 0) else []) + [0.0] + (decades[::-1] if np.any(v > 0) else [])
-    getattr(ax, f"{axis}axis").set_major_locator(matplotlib.ticker.FixedLocator(ticks))
-    getattr(ax, f"{axis}axis").set_minor_locator(matplotlib.ticker.NullLocator())
-
-
-def _forward(scale: tuple[str, dict], v: np.ndarray) -> np.ndarray:
-    """Values in the axis' own coordinates (where a straight line looks straight)."""
-    kind, kw = scale
-    if kind == "log":
-        return np.log10(v)
-    if kind == "symlog":
-        return np.sign(v) * np.log10(1 + np.abs(v) / kw["linthresh"])
-    return v
-
-
-def _inverse(scale: tuple[str, dict], u: np.ndarray) -> np.ndarray:
-    kind, kw = scale
-    if kind == "log":
-        return 10.0 ** u
-    if kind == "symlog":
-        return np.sign(u) * (10.0 ** np.abs(u) - 1) * kw["linthresh"]
-    return u
-
-
-def _scale_note(scale: tuple[str, dict]) -> str:
-    return {"log": " (log scale)", "symlog": " (symlog scale)"}.get(scale[0], "")
 
 
 def _fmt(stat: dict) -> str:
@@ -118,13 +47,13 @@ def scatter_figure(x: Sequence[float], y: Sequence[float], task_x: str, task_y: 
     apply_scale(ax, "x", sx, x)
     apply_scale(ax, "y", sy, y)
     ok = np.isfinite(x) & np.isfinite(y) & (x > 0 if sx[0] == "log" else True) & (y > 0 if sy[0] == "log" else True)
-    ux, uy = _forward(sx, x[ok]), _forward(sy, y[ok])
+    ux, uy = forward(sx, x[ok]), forward(sy, y[ok])
     if len(ux) >= 2 and np.ptp(ux) > 0:
         slope, intercept, _lo, _hi = stats.theilslopes(uy, ux)
         us = np.linspace(ux.min(), ux.max(), 50)
-        ax.plot(_inverse(sx, us), _inverse(sy, intercept + slope * us), color="C3", lw=1.5, label="Theil–Sen fit")
-    ax.set_xlabel((x_label or metric_label(task_x)) + _scale_note(sx))
-    ax.set_ylabel((y_label or metric_label(task_y)) + _scale_note(sy))
+        ax.plot(inverse(sx, us), inverse(sy, intercept + slope * us), color="C3", lw=1.5, label="Theil–Sen fit")
+    ax.set_xlabel((x_label or metric_label(task_x)) + scale_note(sx))
+    ax.set_ylabel((y_label or metric_label(task_y)) + scale_note(sy))
     ax.set_title(f"{task_x} vs {task_y}\nρ = {_fmt(corr['spearman'])}   τ = {_fmt(corr['kendall'])}   "
                  f"n = {corr['n']}", fontsize=9)
     ax.grid(alpha=0.3)
@@ -181,7 +110,7 @@ def best_of_m_figure(curves: dict[str, dict], target: str, target_label: str | N
     for j in range(len(proxies), rows * cols):
         axes[j // cols][j % cols].axis("off")
     for r in range(rows):
-        axes[r][0].set_ylabel(f"{label} of the pick" + _scale_note(scale), fontsize=8)
+        axes[r][0].set_ylabel(f"{label} of the pick" + scale_note(scale), fontsize=8)
     for c in range(cols):
         bottom = min(rows - 1, (len(proxies) - 1 - c) // cols) if proxies else rows - 1
         axes[bottom][c].set_xlabel("experiment size m (architectures drawn)", fontsize=8)

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from unnas.engine.atomic import atomic_write_json, atomic_write_text
+from unnas.atomic import atomic_write_json, atomic_write_text
 
 from .analysis import analyze, average_seeds, common
 from .plots import best_of_m_plot, metric_label, scatter_pair

@@ -22,75 +22,13 @@ retried). Every file is strict JSON: a non-finite number is stored as null.
 
 from __future__ import annotations
 
-import json
-import math
 from collections import Counter, defaultdict
-from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
-from unnas.engine.atomic import atomic_write_json, atomic_write_text
-from unnas.errors import DataError
+from unnas.trials.rows import RESULTS_DIR, TABLE_FILE, export_table, read_rows
 
-from .fingerprint import check_fingerprint
-
-RESULTS_DIR = "results"
-TABLE_FILE = "results.jsonl"
-
-
-def finite_only(obj: Any, where: str = "") -> tuple[Any, list[str]]:
-    """``obj`` with every NaN/Inf float replaced by None, and the dotted keys where one was found."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None, [where or "value"]
-    if isinstance(obj, dict):
-        out, bad = {}, []
-        for k, v in obj.items():
-            out[k], found = finite_only(v, f"{where}.{k}" if where else str(k))
-            bad += found
-        return out, bad
-    if isinstance(obj, (list, tuple)):
-        pairs = [finite_only(v, f"{where}[{i}]") for i, v in enumerate(obj)]
-        return [v for v, _ in pairs], [b for _, found in pairs for b in found]
-    return obj, []
-
-
-def row_path(study_dir: str | Path, job_id: str) -> Path:
-    return Path(study_dir) / RESULTS_DIR / f"{job_id}.json"
-
-
-def write_row(study_dir: str | Path, row: dict) -> Path:
-    return atomic_write_json(row_path(study_dir, row["job_id"]), row)
-
-
-def read_row(study_dir: str | Path, job_id: str) -> dict | None:
-    """``job_id``'s row, or None when it has none (or none readable: the job is pending)."""
-    try:
-        row = json.loads(row_path(study_dir, job_id).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return row if isinstance(row, dict) else None
-
-
-def read_rows(study_dir: str | Path, fingerprint: str | None = None) -> list[dict]:
-    """Every row under ``results/`` (sorted by job id); rows of another study raise a one-line error."""
-    folder = Path(study_dir) / RESULTS_DIR
-    rows = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
-        try:
-            row = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DataError(f"result {path} cannot be read ({str(exc).splitlines()[0]}); delete it to re-run that job") from None
-        if not isinstance(row, dict) or "job_id" not in row:
-            raise DataError(f"result {path} is not a job row; delete it to re-run that job")
-        if fingerprint is not None:
-            check_fingerprint(row.get("fingerprint"), fingerprint, path)
-        rows.append(row)
-    return rows
-
-
-def export_table(study_dir: str | Path, rows: Iterable[dict]) -> Path:
-    """Write ``results.jsonl`` (atomically) from the rows."""
-    lines = [json.dumps(r, sort_keys=True, allow_nan=False) for r in sorted(rows, key=lambda r: r["job_id"])]
-    return atomic_write_text(Path(study_dir) / TABLE_FILE, "".join(line + "\n" for line in lines))
+__all__ = ["RESULTS_DIR", "TABLE_FILE", "export_table", "read_rows", "pending_jobs", "blocked_jobs",
+           "planned_ok_rows", "planned_job_ids", "status_table", "format_status"]
 
 
 def pending_jobs(jobs: list[dict], rows: Iterable[dict], retry_failed: bool = False) -> list[dict]:
@@ -99,6 +37,12 @@ def pending_jobs(jobs: list[dict], rows: Iterable[dict], retry_failed: bool = Fa
     status = {r["job_id"]: r.get("status") for r in rows}
     return [j for j in jobs if status.get(j["job_id"]) is None
             or (retry_failed and status[j["job_id"]] not in ("ok", "diverged"))]
+
+
+def blocked_jobs(jobs: Iterable[dict], rows: Iterable[dict]) -> list[dict]:
+    """Jobs whose dependency already has a row that is not ok (before a run starts): never run, never counted."""
+    status = {r["job_id"]: r.get("status") for r in rows}
+    return [j for j in jobs if j.get("depends_on") and status.get(j["depends_on"]) not in (None, "ok")]
 
 
 def planned_ok_rows(jobs: list[dict], rows: Iterable[dict]) -> list[dict]:

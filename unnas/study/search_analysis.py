@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from unnas.engine.atomic import atomic_write_json, atomic_write_text
+from unnas.atomic import atomic_write_json, atomic_write_text
 
 from .search_plan import RANDOM, SAMPLED_GENOTYPE
 

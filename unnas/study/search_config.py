@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+from unnas.config.loader import peek
 from unnas.config.study_schema import RANK_BY, RUNNERS, SETTINGS, SlurmConfig, StudyConfig, StudyDataConfig, \
     StudyNetworkConfig
 from unnas.errors import ConfigError
@@ -131,16 +132,7 @@ class SearchStudyConfig:
 
 def peek_kind(path: str | Path | None, overrides: Sequence[str]) -> str:
     """The study's ``kind``: the last ``kind=`` override, else the YAML file's ``kind``, else sample."""
-    from unnas.config.loader import _read_yaml
-
-    kind = None
-    if path is not None:
-        data = _read_yaml(Path(path))
-        kind = data.get("kind") if isinstance(data, dict) else None
-    for item in overrides:
-        key, _, value = item.partition("=")
-        if key.strip() == "kind":
-            kind = value.strip()
+    kind = peek(path, overrides, "kind")
     kind = "sample" if kind is None else str(kind)
     if kind not in KINDS:
         raise ConfigError(f"kind={kind!r} is not one of {', '.join(KINDS)} (in {path or 'the overrides'})")

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from unnas.errors import DivergedError, one_line
 
-from .job import base_row, run_job
-from .results import read_row, write_row
+from .jobs import base_row, run_job
+from unnas.trials.rows import read_row, write_row
 from .search_plan import ARGMAX_GENOTYPE, SAMPLED_GENOTYPE, genotype_from, search_config, search_run_dir
 
 #: Job fields a search study's rows carry besides the sample kind's.

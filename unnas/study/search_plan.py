@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from unnas.errors import ConfigError, UnnasError
 
 from .fingerprint import fingerprint
-from .job import data_config, recipe_for
+from .jobs import data_config, recipe_for
 
 SEARCHES_DIR = "searches"
 RANDOM = "random"
@@ -165,7 +165,7 @@ def random_genotypes(cfg) -> list[tuple[str, list]]:
     (inside the sampler's ResNet-56 window unless ``random_match: none``); seeded, so reproducible."""
     if not cfg.random_genotypes:
         return []
-    from .darts_sampler import WINDOW, sample_architectures
+    from unnas.trials.darts_sampler import WINDOW, sample_architectures
 
     saved = _saved_random(cfg)
     if len(saved) >= cfg.random_genotypes:  # the sampler's stream is prefix-stable: its first N draws

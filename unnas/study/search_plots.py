@@ -15,7 +15,7 @@ import numpy as np
 from unnas.spaces.darts.genotype import Genotype
 from unnas.spaces.darts.plots import cell_figure
 
-from .plots import plt, save_figure
+from unnas.figures import plt, save_figure
 
 
 def _pixels(fig) -> np.ndarray:

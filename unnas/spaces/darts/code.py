@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from unnas.errors import GenotypeError
+from unnas.spaces.base import check_code
 
 from .genotype import Genotype, load_genotype
 from .ops import PRIMITIVES
@@ -74,8 +75,6 @@ class DartsCode:
 
     # ------------------------------------------------------------------ code -> genotype
     def _check(self, code: Any) -> np.ndarray:
-        from unnas.spaces.codes import check_code
-
         return check_code(code, self.dim, f"a DARTS code ({self.nodes} nodes)")
 
     def _choices(self, code: np.ndarray) -> list[int]:

@@ -2,7 +2,7 @@
 
 Architectures here never hold ``none`` and never feed one node twice from the same state, so a
 mutation (one edge's op or one edge's input, in the normal or the reduce cell) always yields a
-different, buildable genotype. Draws follow :mod:`unnas.study.darts_sampler`'s scheme (normal
+different, buildable genotype. Draws follow :mod:`unnas.trials.darts_sampler`'s scheme (normal
 then reduce, node by node, uniform) restricted to those rules; no complexity window is applied.
 """
 

@@ -20,7 +20,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, Rectangle  # noqa: E402
 from matplotlib.path import Path as MplPath  # noqa: E402
 
-from unnas.engine.atomic import atomic_savefig  # noqa: E402
+from unnas.atomic import atomic_savefig  # noqa: E402
 
 from .genotype import Genotype, derive_cell, edge_sources  # noqa: E402
 from .ops import PRIMITIVES, SHORT_NAMES  # noqa: E402

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from unnas.errors import GenotypeError
+from unnas.spaces.base import read_json
 
 SPACE = "mr"
 STAGES = 4
@@ -159,8 +160,6 @@ def load_arch(spec: Any) -> MRArch:
         return spec
     if isinstance(spec, (dict, list, tuple)):
         return MRArch.from_json(spec)
-    from unnas.spaces.nasbench101.spec import read_json
-
     return MRArch.from_json(read_json(spec, "MR architecture file", GenotypeError), where=str(spec))
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from unnas.spaces.base import check_code
+
 from .arch import DIM, LABELS, RANGES, SPACE, MRArch, default_arch, load_arch, nearest
 
 #: Allowed step of each code position (8 for widths, 1 for counts): code = value / step.
@@ -49,8 +51,6 @@ class MRCode:
 
     def project(self, code: Any) -> MRArch:
         """The valid architecture nearest a real vector: per value the closest allowed one, clamped."""
-        from unnas.spaces.codes import check_code
-
         return nearest(check_code(code, self.dim, "an MR code") * STEPS)
 
     def default(self) -> MRArch:

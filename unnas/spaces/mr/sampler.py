@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from unnas.engine.atomic import atomic_write_json
+from unnas.atomic import atomic_write_json
 from unnas.errors import DataError, GenotypeError
+from unnas.spaces.base import read_json
 
 from .arch import SPACE, MRArch
 from .mutation import MRSpace
@@ -35,8 +36,6 @@ def save_samples(path: str | Path, samples: list[tuple[str, MRArch]], **meta) ->
 
 def load_samples(path: str | Path) -> list[tuple[str, MRArch]]:
     """``[(id, arch)]`` from a sample file written by :func:`save_samples` (ids default to the position)."""
-    from unnas.spaces.nasbench101.spec import read_json
-
     data = read_json(path, "sample list", DataError)
     archs = data.get("archs") if isinstance(data, dict) and data.get("space", SPACE) == SPACE else None
     if not isinstance(archs, list):

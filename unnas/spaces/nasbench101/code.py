@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from unnas.errors import GenotypeError
+from unnas.spaces.base import check_code
 
 from .spec import AVAILABLE_OPS, INPUT, MAX_EDGES, MAX_VERTICES, OUTPUT, ModelSpec, _reachable, load_spec
 
@@ -88,8 +89,6 @@ class NB101Code:
 
     # ------------------------------------------------------------------ code -> spec
     def _check(self, code: Any) -> np.ndarray:
-        from unnas.spaces.codes import check_code
-
         return check_code(code, self.dim, "a NAS-Bench-101 code")
 
     def _op_block(self, c: np.ndarray) -> np.ndarray:

@@ -13,11 +13,12 @@ from typing import Mapping
 
 import numpy as np
 
-from unnas.engine.atomic import atomic_write_json
+from unnas.atomic import atomic_write_json
 from unnas.errors import DataError
+from unnas.spaces.base import read_json
 
 from .records import NB101Records
-from .spec import ModelSpec, SpecError, read_json
+from .spec import ModelSpec, SpecError
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from unnas.engine.atomic import atomic_write_json
+from unnas.atomic import atomic_write_json
 from unnas.errors import GenotypeError
+from unnas.spaces.base import read_json
 
 INPUT = "input"
 OUTPUT = "output"
@@ -211,17 +212,6 @@ class ModelSpec:
 
     def save(self, path: str | Path) -> Path:
         return atomic_write_json(path, self.to_dict())
-
-
-def read_json(path: str | Path, what: str, error: type[Exception]) -> Any:
-    """Parse a JSON file, turning a missing or malformed file into a one-line ``error``."""
-    path = Path(path)
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise error(f"{path}: {what} not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise error(f"{path}: {what} is not valid JSON ({str(e).splitlines()[0]})") from None
 
 
 def load_spec(path: str | Path) -> ModelSpec:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from unnas.errors import GenotypeError
-from unnas.spaces.nasbench101.spec import read_json
+from unnas.spaces.base import read_json
 
 SPACE = "nasbench201"
 #: The benchmark's op list, in its order (``NAS_BENCH_201`` in the official code).

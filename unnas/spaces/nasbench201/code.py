@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from unnas.errors import GenotypeError
-from unnas.spaces.codes import check_code
+from unnas.spaces.base import check_code
 
 from .arch import EDGES, SPACE, NB201Arch, load_arch
 

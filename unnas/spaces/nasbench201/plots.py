@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from unnas.engine.atomic import atomic_savefig
+from unnas.atomic import atomic_savefig
 
 from .arch import EDGES, SHORT, load_arch
 

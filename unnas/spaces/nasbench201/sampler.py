@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from unnas.engine.atomic import atomic_write_json
+from unnas.atomic import atomic_write_json
 from unnas.errors import DataError, GenotypeError
-from unnas.spaces.nasbench101.spec import read_json
+from unnas.spaces.base import read_json
 
 from .arch import SPACE, NB201Arch
 from .mutation import NB201Space

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from unnas.errors import GenotypeError
-from unnas.spaces.nasbench101.spec import read_json
+from unnas.spaces.base import read_json
 
 MICRO = "transnas_micro"
 MACRO = "transnas_macro"

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from unnas.errors import GenotypeError
-from unnas.spaces.codes import check_code
+from unnas.spaces.base import check_code
 
 from .arch import (MACRO, MAX_MODULES, MICRO, MICRO_EDGES, MICRO_OPS, MacroArch, MicroArch, load_arch, macro_archs,
                    macro_rule_error)

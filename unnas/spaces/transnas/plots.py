@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from unnas.engine.atomic import atomic_savefig
+from unnas.atomic import atomic_savefig
 from unnas.spaces.nasbench201.plots import draw_cell
 
 from .arch import MicroArch, load_arch, module_stride, module_widens

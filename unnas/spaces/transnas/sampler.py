@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from unnas.engine.atomic import atomic_write_json
+from unnas.atomic import atomic_write_json
 from unnas.errors import DataError, GenotypeError
-from unnas.spaces.nasbench101.spec import read_json
+from unnas.spaces.base import read_json
 
 from .arch import MICRO, SPACES, TransNASArch, canonical_space, load_arch
 from .mutation import TransNASMacroSpace, TransNASMicroSpace

@@ -19,16 +19,21 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
+import torch
 
-from unnas.engine.atomic import atomic_write_json
+from eval.networks import CifarNetwork
+from unnas.atomic import atomic_write_json
+from unnas.complexity import count_madds, count_params
 from unnas.errors import ConfigError, DataError, GenotypeError
 from unnas.spaces.darts.genotype import Genotype
 from unnas.spaces.darts.ops import PRIMITIVES, build_op
 
+from .resnet import resnet56
+
 ComplexityFn = Callable[[Genotype], tuple[int, int]]
 
 #: ResNet-56 (CIFAR, pycls-style projection shortcuts) as counted by :mod:`unnas.complexity`;
-#: pinned by tests against :func:`unnas.study.resnet.resnet56`. The paper: 0.8558 M, 125.75 M.
+#: pinned by tests against :func:`unnas.trials.resnet.resnet56`. The paper: 0.8558 M, 125.75 M.
 RESNET56_PARAMS = 855_770
 RESNET56_MADDS = 125_747_840
 WINDOW = (0.8, 1.2)
@@ -70,11 +75,6 @@ def darts_cifar_complexity(genotype: Genotype, width: int = 16, cells: int = 20,
     Builds and counts the whole network (on the ``meta`` device: shapes only); exact but about
     a second per call. :class:`CellOpComplexity` gives the same numbers in microseconds.
     """
-    import torch
-
-    from eval.networks import CifarNetwork
-    from unnas.complexity import count_madds, count_params
-
     with torch.device("meta"):
         net = CifarNetwork(genotype, width=width, cells=cells, num_classes=num_classes, aux=False)
     return count_params(net), count_madds(net, (3, image, image))
@@ -91,11 +91,6 @@ class CellOpComplexity:
     """
 
     def __init__(self, width: int = 16, cells: int = 20, num_classes: int = 10, image: int = 32):
-        import torch
-
-        from eval.networks import CifarNetwork
-        from unnas.complexity import count_madds, count_params
-
         self._count_params, self._count_madds = count_params, count_madds
         self.settings = (width, cells, num_classes, image)
         self.reference = sample_genotype(np.random.default_rng(0))
@@ -142,12 +137,6 @@ class CellOpComplexity:
 
 def resnet56_complexity() -> tuple[int, int]:
     """Measure ResNet-56 with :mod:`unnas.complexity` (equals the pinned constants)."""
-    import torch
-
-    from unnas.complexity import count_madds, count_params
-
-    from .resnet import resnet56
-
     with torch.device("meta"):
         net = resnet56()
     return count_params(net), count_madds(net, (3, 32, 32))
