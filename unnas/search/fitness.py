@@ -11,6 +11,7 @@ training images (a seeded split of the training split; the test split is never r
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from typing import Any
 
@@ -93,6 +94,7 @@ class Fitness:
                                      data_config, recipe_for)
 
         task_name, study = self.fit.task, self.study
+        params = madds = None
         try:
             data_cfg = data_config(study, task_name)
             train_set, held_out = holdout_split(_reader(data_cfg, data_cfg.split, True),
@@ -106,13 +108,15 @@ class Fitness:
                                         device=resolve_device(self.cfg.device), seed=seed, progress=False)
             final = result.get("final") or {}
             key = next((k for k in METRIC_KEYS if k in final), None)
-            value = None if key is None else float(final[key])
-            if value is None or value != value or value in (float("inf"), float("-inf")):
+            if key is None:
                 return {"fitness": None, "params": params, "flops": madds, "status": "failed",
-                        "error": f"no finite {'/'.join(METRIC_KEYS)} in the trainer's metrics {sorted(final)}"}
+                        "error": f"no {'/'.join(METRIC_KEYS)} in the trainer's metrics {sorted(final)}"}
+            value = float(final[key])
+            if not math.isfinite(value):  # the trainer's check raises first; a NaN score is never a fitness
+                raise DivergedError(f"training diverged: the held-out {key} is {value}")
             return {"fitness": value, "params": params, "flops": madds, "status": "ok", "error": None}
-        except DivergedError as exc:
-            return {"fitness": None, "params": None, "flops": None, "status": "diverged", "error": one_line(exc)}
+        except DivergedError as exc:  # never a fitness, never a "best"
+            return {"fitness": None, "params": params, "flops": madds, "status": "diverged", "error": one_line(exc)}
         except ConfigError:
             raise
         except Exception as exc:  # one architecture's failure is a result, not the end of the search

@@ -7,9 +7,10 @@ own classifier, every other task puts its head on the same trunk. Training is
 score the classification network at initialisation on one seeded training batch.
 
 :func:`run_job` never raises for a job's own failure: the row says ``failed`` and holds the
-error, so one bad architecture or task never stops the rest of a study. A run whose loss or
-weights became NaN/Inf (:class:`~unnas.errors.DivergedError`, or a non-finite metric) says
-``diverged``: a result about that architecture and recipe, kept out of the correlations.
+error, so one bad architecture or task never stops the rest of a study. A run whose loss, weights,
+BN statistics or evaluation outputs became NaN/Inf (:class:`~unnas.errors.DivergedError` from the
+trainer's finiteness check, or a non-finite metric) says ``diverged`` with a null metric: a result
+about that architecture and recipe, kept out of the correlations.
 """
 
 from __future__ import annotations
