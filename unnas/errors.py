@@ -35,7 +35,8 @@ class CheckpointError(UnnasError):
 
 
 class DivergedError(UnnasError):
-    """A loss, weight or α became NaN/Inf: the run is a failure, never a result.
+    """A loss, weight, α, batch-norm statistic or evaluation output became NaN/Inf: the run is a
+    failure, never a result (:class:`unnas.engine.divergence.FiniteGuard`).
 
     ``step`` is the global step at which the non-finite value was noticed; the last good
     checkpoint is kept as it was.
@@ -46,6 +47,12 @@ class DivergedError(UnnasError):
     def __init__(self, message: str, step: int | None = None):
         super().__init__(message)
         self.step = step
+
+
+class NoResultError(UnnasError):
+    """A search in which no candidate got a result (each failed, or some failed and the rest diverged).
+    Exit code 2 like every other run that produced nothing; when every candidate diverged the search
+    raises :class:`DivergedError` (exit 3) instead."""
 
 
 class RunDirBusy(UnnasError):

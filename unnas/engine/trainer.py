@@ -121,14 +121,24 @@ def _main_output(outputs) -> Tensor:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, task: pretext.Task, dataset, *, batch_size: int, device: torch.device, seed: int,
-             num_workers: int = 0, dist_ctx: distributed.DistContext | None = None) -> dict[str, float]:
+             num_workers: int = 0, dist_ctx: distributed.DistContext | None = None,
+             guard: FiniteGuard | None = None) -> dict[str, float]:
     """``task.summarize`` of metric sums over the whole ``dataset``, in eval mode.
 
     Under DDP each rank takes a strided share (every image exactly once) and the sums are
     all-reduced. The task's own randomness (jigsaw permutations) comes from a generator seeded
     with ``seed``, so repeated evaluations see the same inputs.
+
+    Every output is observed by ``guard`` (NaN activations from non-finite weights or BN
+    statistics score chance under ``argmax``, which is no measurement): the caller checks it
+    before using the metrics. Without a guard, a non-finite output or metric raises
+    :class:`~unnas.errors.DivergedError` here.
     """
     ctx = dist_ctx or distributed.DistContext()
+    own = guard is None
+    if own:
+        guard = FiniteGuard(device, "evaluation", dist=ctx, advice="the model's weights or batch-norm statistics are "
+                            "not finite (a diverged training?); no score was computed")
     keys = [(i, seed) for i in range(ctx.rank, len(dataset), ctx.world_size)]
     loader = _loader(dataset, batch_size, keys, num_workers, device)
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -138,7 +148,9 @@ def evaluate(model: nn.Module, task: pretext.Task, dataset, *, batch_size: int, 
     try:
         for batch in loader:
             inputs, targets = _prepare(task, batch, device, False, generator)
-            for k, v in task.metric_sums(_main_output(model(inputs)), targets).items():
+            outputs = _main_output(model(inputs))
+            guard.observe_outputs(outputs)
+            for k, v in task.metric_sums(outputs, targets).items():
                 v = v.double() if v.is_floating_point() else v
                 sums[k] = sums[k] + v if k in sums else v
     finally:
@@ -146,7 +158,10 @@ def evaluate(model: nn.Module, task: pretext.Task, dataset, *, batch_size: int, 
     if ctx.enabled:
         for k in sorted(sums):
             torch_dist.all_reduce(sums[k])
-    return task.summarize(sums)
+    metrics = task.summarize(sums)
+    if own:
+        guard.check(metrics=metrics)
+    return metrics
 
 
 def _set_drop_prob(model: nn.Module, prob: float) -> None:
@@ -215,7 +230,7 @@ class _Training:
         self.lock: DirLock | None = None
         self.config_yaml: str | None = None
         self.config_defaults: str | None = None  # the schema's defaults, for keys older runs lack
-        self.guard = FiniteGuard(device, "training", f"recipe.lr={recipe.lr}")
+        self.guard = FiniteGuard(device, "training", f"recipe.lr={recipe.lr}", dist=self.dist)
         self.run_dir: RunDir | None = None
 
     # ------------------------------------------------------------------ state
@@ -312,6 +327,7 @@ class _Training:
                 rd.truncate_metrics(-1)
             return False
         self.load_state_dict(state if state is not None else self._read_checkpoint(rd), rd.checkpoint)
+        self.guard.check(self.epoch * self.iters_per_epoch, self.epoch, self.model)  # a checkpoint of older code
         if self.dist.is_main:
             rd.truncate_metrics(self.epoch * self.iters_per_epoch)
             print(f"unnas train: resuming from step {self.epoch * self.iters_per_epoch} (epoch {self.epoch})",
@@ -326,6 +342,8 @@ class _Training:
     # ------------------------------------------------------------------ loop
     def fit(self, run_dir: str | Path | None, progress: bool, config_yaml: str | None) -> dict[str, Any]:
         resumed = self._open_run_dir(run_dir, config_yaml) if run_dir is not None else False
+        if run_dir is None:  # in memory (study job, fitness): no checkpoint, no out_dir to change
+            self.guard.advice = f"recipe.lr={self.recipe.lr} is likely too high — lower it"
         if not resumed:
             torch.manual_seed(self.seed)  # drop-path draws: a function of the seed alone
             self._log({"event": "start", "step": 0, "device": str(self.device), "world_size": self.dist.world_size,
@@ -416,14 +434,17 @@ class _Training:
 
     def _end_epoch(self, train_loss: float, lr: float) -> None:
         r = self.recipe
-        # no evaluation, history entry or checkpoint from a diverged state
-        self.guard.check((self.epoch + 1) * self.iters_per_epoch, self.epoch, self.model.parameters())
+        step = (self.epoch + 1) * self.iters_per_epoch
+        # no evaluation, history entry or checkpoint from a diverged state: weights and BN statistics
+        self.guard.check(step, self.epoch, self.model)
         t0 = time.perf_counter()
         if r.precise_bn_batches:
             self._precise_bn()
         entry: dict[str, Any] = {"epoch": self.epoch, "train_loss": train_loss}
         if (self.epoch + 1) % r.eval_every == 0 or self.epoch + 1 == r.epochs:
             entry.update(self._evaluate(self.epoch_set))
+        # the evaluation's outputs and metrics (and the recomputed BN statistics) before anything is kept
+        self.guard.check(step, self.epoch, self.model if r.precise_bn_batches else (), metrics=entry)
         eval_s = time.perf_counter() - t0
         self.elapsed += eval_s
         self.history.append(entry)
@@ -442,7 +463,7 @@ class _Training:
     def _evaluate(self, dataset) -> dict[str, float]:
         r = self.recipe
         return evaluate(self.model, self.task, dataset, batch_size=r.test_batch_size, device=self.device,
-                        seed=self.seed, num_workers=r.num_workers, dist_ctx=self.dist)
+                        seed=self.seed, num_workers=r.num_workers, dist_ctx=self.dist, guard=self.guard)
 
     def _keeps_best(self) -> bool:
         return self.select == "best_epoch" and self.val_set is not None
@@ -473,6 +494,7 @@ class _Training:
         finally:
             if final_weights is not None:
                 self.model.load_state_dict(final_weights)
+        self.guard.check(self.epoch * self.iters_per_epoch, epoch, metrics=metrics)  # no test score from NaN outputs
         self.test_result = {"epoch": epoch, "model": model, "metrics": metrics}
         self._log({"event": "test", "step": self.epoch * self.iters_per_epoch, "epoch": epoch, "model": model,
                    "split": self.test_name, "eval": metrics})

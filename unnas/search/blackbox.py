@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from unnas.errors import CheckpointError, ConfigError
+from unnas.errors import CheckpointError, ConfigError, DivergedError, NoResultError, UnnasError
 
 HISTORY = "history.jsonl"
 #: Proposals per unit of budget before a strategy that keeps re-proposing known architectures is stopped.
@@ -235,7 +235,8 @@ class BlackBoxRun:
         best = self.best()
         f = record["fitness"]
         running = f" ({len(self._running)} running)  " if self.pool is not None else ""
-        print(f"\r[{len(self.records)}/{self.budget}] fitness {'failed' if f is None else f'{f:.4g}'}  best "
+        state = record.get("status") or "failed"
+        print(f"\r[{len(self.records)}/{self.budget}] fitness {state if f is None else f'{f:.4g}'}  best "
               f"{'-' if best is None else format(best['fitness'], '.4g')}{running}", end="", file=sys.stderr,
               flush=True)
 
@@ -259,14 +260,31 @@ def score(f: float | None) -> float:
     return -np.inf if f is None else f
 
 
+def no_result(run: BlackBoxRun) -> UnnasError:
+    """The one-line error of a search in which no architecture got a fitness: the count per status,
+    the first error and the history's path. :class:`DivergedError` (exit 3) when every evaluated
+    architecture diverged; otherwise (some failed, or none was evaluated) :class:`NoResultError` (exit 2,
+    as every other run that produced no result)."""
+    from collections import Counter
+
+    counts = Counter(r.get("status") or "failed" for r in run.records)
+    first = next((r["error"] for r in run.records if r.get("error")), "-")
+    where = run.out / HISTORY if run.out is not None else "the run's records"
+    if not run.records:
+        return NoResultError(f"no architecture was evaluated (the strategy proposed no new valid one); see {where}")
+    text = (f"no architecture got a fitness: {', '.join(f'{n} {s}' for s, n in sorted(counts.items()))} of "
+            f"{len(run.records)} evaluated; no best was written (first error: {first}); see {where}")
+    return DivergedError(text) if set(counts) == {"diverged"} else NoResultError(text)
+
+
 def write_results(run: BlackBoxRun, summary: dict) -> dict:
-    """Best architecture file, history.png and result.json in the run directory."""
+    """Best architecture file, history.png and result.json in the run directory; raises :func:`no_result`'s
+    error, writing none of them, when no architecture got a fitness (all failed or diverged)."""
     from unnas.atomic import atomic_savefig, atomic_write_json
 
     best = run.best()
     if best is None:
-        raise ConfigError(f"all {len(run.records)} evaluated architectures failed (first error: "
-                          f"{run.records[0]['error'] if run.records else '-'}); see {run.out / HISTORY}")
+        raise no_result(run)
     atomic_write_json(run.out / run.space.arch_file, best["arch"])
     import matplotlib
 

@@ -224,7 +224,8 @@ class DartsSearch:
         self.epoch, self.iteration = 0, 0  # next iteration to run
         self.elapsed = 0.0
         self.history: list[dict[str, Any]] = []
-        self.guard = FiniteGuard(self.device, "search", f"optim.lr={cfg.optim.lr} or optim.arch_lr={cfg.optim.arch_lr}")
+        self.guard = FiniteGuard(self.device, "search", f"optim.lr={cfg.optim.lr} or optim.arch_lr={cfg.optim.arch_lr}",
+                                 dist=self.dist)
 
     # ------------------------------------------------------------------ building
     def _check_crop_fits_task(self) -> None:
@@ -291,9 +292,10 @@ class DartsSearch:
     def global_step(self) -> int:
         return self.epoch * self.iters_per_epoch + self.iteration
 
-    def check_finite(self) -> None:
-        """Before anything is written: stop if a loss, weight or α is not finite."""
-        self.guard.check(self.global_step, self.epoch, self.model.parameters())
+    def check_finite(self, *evaluations: dict[str, Any]) -> None:
+        """Before anything is written: stop if a loss, an evaluation output or metric (``evaluations``),
+        a weight, an α or a BN running statistic is not finite."""
+        self.guard.check(self.global_step, self.epoch, self.model, metrics=list(evaluations))
 
     def save_checkpoint(self) -> None:
         self.check_finite()
@@ -331,19 +333,20 @@ class DartsSearch:
                               self.cfg.optim.batch_size, 0, False)
         gen = torch.Generator(device=self.device).manual_seed(self.cfg.seed + self.epoch)
         sums: dict[str, Tensor] = {}
-        losses = []
+        losses: list[Tensor] = []
         for _ in range(min(self.cfg.eval_batches, stream.batches_per_epoch())):
             images, labels = stream.next(wrap=False)
             images = images.to(self.device)
             labels = labels.to(self.device) if self.task.needs_labels else None
             inputs, targets = self.task.prepare(images, labels, train=True, generator=gen)
             outputs = self.model(inputs)
-            losses.append(float(self.task.loss(outputs, targets)))
+            self.guard.observe_outputs(outputs)  # NaN activations are no score: the caller checks
+            losses.append(self.task.loss(outputs, targets).detach())
             for k, v in self.task.metric_sums(outputs, targets).items():
                 sums[k] = sums[k] + v if k in sums else v
         self.model.train()
         out = self.task.summarize(sums) if sums else {}
-        out["loss"] = sum(losses) / max(len(losses), 1)
+        out["loss"] = float(torch.stack(losses).double().mean()) if losses else 0.0
         return out
 
     # ------------------------------------------------------------------ outputs
@@ -371,6 +374,7 @@ class DartsSearch:
             child = self.evaluate()
         finally:
             self.trunk.op_weights = self.relax
+        self.check_finite(supernet, child)  # no result.json (nor a gap) from NaN outputs
         if not self.dist.is_main:
             return
         rd, arch = self.run_dir, self.cfg.arch
@@ -440,6 +444,7 @@ class DartsSearch:
             raise CheckpointError(failure)
         if resumed:
             self.load_state_dict(state if state is not None else self._read_checkpoint())
+            self.check_finite()  # a checkpoint written before buffers were checked may hold a diverged state
             if self.dist.is_main:
                 rd.truncate_metrics(self.global_step)
                 print(f"unnas search: resuming from step {self.global_step} (epoch {self.epoch})", flush=True)
@@ -514,6 +519,7 @@ class DartsSearch:
         self.check_finite()  # no genotype, α or checkpoint from a diverged state
         genotype = self.trunk.genotype()
         evaluation = self.evaluate()
+        self.guard.check(self.global_step, self.epoch, metrics=evaluation)  # nor from NaN activations' scores
         alphas = self.trunk.alpha_weights()
         # how far α is from uniform, and how much of the genotype changed since the last epoch
         stats = alpha_stats.cell_stats(alphas)
