@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
 from unnas.errors import DiskFullError
 
 #: Name pattern of the temporary files; a killed write leaves one behind, see remove_stale_temps.
@@ -79,8 +81,6 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
 
 
 def atomic_torch_save(path: str | Path, obj: Any) -> Path:
-    import torch
-
     return atomic_write(path, lambda f: torch.save(obj, f))
 
 

@@ -16,15 +16,13 @@ import sys
 import threading
 import traceback
 
-from unnas import __version__
+from unnas import __version__, commands
 from unnas.commands._parsing import IntermixedParser
 from unnas.errors import UnnasError, one_line
 
 
 def _command_modules():
-    import unnas.commands as pkg
-
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if not info.name.startswith("_"):
             yield importlib.import_module(f"unnas.commands.{info.name}")
 

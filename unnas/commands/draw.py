@@ -1,34 +1,23 @@
-"""``unnas draw ARCH``: validate a genotype and draw its normal and reduction cells."""
+"""``unnas draw ARCH``: validate an architecture and draw it.
+
+A DARTS genotype gives ``cell_normal.png`` and ``cell_reduce.png``; a NAS-Bench-201 or TransNAS-Bench-101
+micro cell gives ``cell.png`` (the 4-node cell, op-labelled edges, ``none`` drawn faint); a TransNAS
+macro skeleton gives ``modules.png`` (one box per module: keep, ×2 width, ÷2 resolution).
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 NAME = "draw"
-HELP = "draw the cells of a genotype (published name, genotype.json, run directory or list-form file)"
+HELP = "draw an architecture: DARTS cells, a NAS-Bench-201 / TransNAS cell, or a TransNAS module strip"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("arch", help="published name (e.g. darts_v2), genotype file, or a search run directory")
-    parser.add_argument("--out", default=".", help="folder for cell_normal.png and cell_reduce.png (default: .)")
+    parser.add_argument("arch", help="published name (e.g. darts_v2), genotype file, search run directory, or a "
+                                     "NAS-Bench-201 / TransNAS-Bench-101 string or file")
+    parser.add_argument("--out", default=".", help="folder for the pictures (default: .)")
 
 
 def run(args) -> int:
-    from unnas.errors import ConfigError
-    from unnas.spaces.darts.genotype import load_genotype
-    from unnas.spaces.darts.plots import draw_genotype
+    from ._draw import main  # imported on use: `unnas --help` must not import torch or matplotlib
 
-    genotype = load_genotype(args.arch)  # a bad ARCH fails before anything is written
-    out = Path(args.out)
-    blocker = next((p for p in (out, *out.parents) if p.exists()), None)
-    if blocker is not None and not blocker.is_dir():
-        raise ConfigError(f"--out {out}: {blocker} is a file, not a folder; pass a folder for the pictures")
-    print(genotype)
-    try:
-        paths = draw_genotype(genotype, out)
-    except OSError as exc:
-        raise ConfigError(f"--out {out}: cannot write the pictures ({exc.strerror or exc}); "
-                          "pass a writable folder") from None
-    for path in paths:
-        print(f"wrote {path}")
-    return 0
+    return main(args)

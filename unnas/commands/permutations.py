@@ -6,8 +6,6 @@ compared (the paper's 3×3 set: min 2, mean ≈ 8.01).
 
 from __future__ import annotations
 
-import json
-
 NAME = "permutations"
 HELP = "generate a jigsaw permutation set (greedy maximal Hamming distance) and print its statistics"
 
@@ -22,24 +20,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    import io
+    from ._permutations import main  # imported on use: `unnas --help` must not import torch
 
-    import numpy as np
-
-    from pretext.permutations import generate_permutations, hamming_stats, load_permutations
-    from unnas.atomic import atomic_write_bytes
-    from unnas.engine.rundir import finite_or_null
-
-    if args.stats:
-        perms = load_permutations(args.stats, args.grid * args.grid)
-        report = {"file": args.stats, "grid": args.grid, "count": len(perms)}
-    else:
-        perms = generate_permutations(args.grid, args.count, args.seed)
-        report = {"grid": args.grid, "count": args.count, "seed": args.seed}
-        if args.out:
-            buf = io.BytesIO()
-            np.save(buf, perms)
-            atomic_write_bytes(args.out, buf.getvalue())
-            report["out"] = args.out
-    print(json.dumps(finite_or_null({**report, **hamming_stats(perms)}), allow_nan=False))
-    return 0
+    return main(args)

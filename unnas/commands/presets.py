@@ -9,6 +9,7 @@ from __future__ import annotations
 NAME = "presets"
 HELP = "list the shipped YAML presets (unnas search NAME, unnas train ARCH NAME, unnas study plan NAME)"
 
+
 #: Command → (the folder of its presets, how a preset is used).
 USES = {"search": ("search", "unnas search NAME"), "train": ("eval", "unnas train ARCH NAME"),
         "study": ("study", "unnas study plan|run|status|analyze NAME")}
@@ -20,16 +21,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from unnas.config.presets import list_presets, presets_root
+    from ._presets import main  # imported on use: `unnas --help` must not import omegaconf
 
-    commands = [args.only] if args.only else list(USES)
-    for command in commands:
-        folder, usage = USES[command]
-        presets = list_presets(folder)
-        print(f"{command} presets ({usage}):")
-        width = max((len(p.name) for p in presets), default=0)
-        for p in presets:
-            print(f"  {p.name:<{width}}  {p.description}" + (f"  [{p.path}]" if args.paths else ""))
-    if args.paths:
-        print(f"presets folder: {presets_root()}")
-    return 0
+    return main(args)

@@ -1,5 +1,6 @@
 """``unnas tasks``: list the registered tasks (built-in and plug-ins) with one-line descriptions,
-then the zero-cost proxies a study can list under ``proxies`` and whether they need class labels."""
+then the zero-cost proxies a study can list under ``proxies`` and whether they need class labels.
+"""
 
 from __future__ import annotations
 
@@ -12,18 +13,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    import pretext
-    from unnas.trials.proxies import PROXY_INFO
+    from ._tasks import main  # imported on use: `unnas --help` must not import torch
 
-    descriptions = pretext.task_descriptions()
-    width = max(len(n) for n in descriptions)
-    for name, text in descriptions.items():
-        print(f"{name:<{width}}  {text}")
-    # no blank line: every line of the output starts with a name or a heading
-    print("zero-cost proxies (study `proxies:`; scored on the untrained network from one batch):")
-    rows = [("proxy", "needs labels", "definition")]
-    rows += [(name, "yes" if info.needs_labels else "no", info.description) for name, info in PROXY_INFO.items()]
-    widths = [max(len(r[i]) for r in rows) for i in range(2)]
-    for name, labels, text in rows:
-        print(f"  {name:<{widths[0]}}  {labels:<{widths[1]}}  {text}")
-    return 0
+    return main(args)

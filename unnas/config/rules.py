@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import typing
 from typing import Any
 
 from unnas.errors import ConfigError
@@ -137,8 +138,6 @@ def check_finite(key: str, value: Any) -> None:
 
 def unruled_numbers(cls: type, prefix: str = "") -> list[str]:
     """Numeric fields of a schema class (recursively) without a rule: what the tests refuse."""
-    import typing
-
     missing = []
     rules = rules_of(cls)
     hints = typing.get_type_hints(cls)
@@ -155,3 +154,15 @@ def unruled_numbers(cls: type, prefix: str = "") -> list[str]:
         if inner in (int, float) and f.name not in rules:
             missing.append(f"{prefix}{f.name}")
     return missing
+
+
+#: Tasks whose one image is one input: a batch of one image gives batch norm a single sample.
+ONE_INPUT_PER_IMAGE = ("classification", "segmentation")
+
+
+def check_batch_for_task(batch_size: int | None, task: str, key: str) -> None:
+    """One rule for search, training and fitness: batch norm needs two samples per batch, so tasks that make
+    one input per image need at least 2 images per batch (rotation's 4 rotations of one image are 4 inputs)."""
+    if batch_size is not None and batch_size < 2 and task in ONE_INPUT_PER_IMAGE:
+        raise ConfigError(f"{key}={batch_size!r} is invalid: must be at least 2 for task {task} "
+                          "(its batch norm needs two samples)")

@@ -10,6 +10,8 @@ from typing import Any, Dict, List, Optional
 
 from unnas.errors import ConfigError
 
+from .rules import check_batch_for_task
+
 #: Where a study's jobs or a black-box search's evaluations run.
 RUNNERS = ("local", "slurm")
 
@@ -278,6 +280,21 @@ class SearchConfig(SearchBase):
 
     def default_out_dir(self) -> str:
         return f"runs/search-darts-{self.data.name}-{self.task}"
+
+    def validate(self) -> None:
+        """What the rules cannot express, one line naming the key."""
+        o, m = self.optim, self.model
+        check_batch_for_task(o.batch_size, self.task, "optim.batch_size")
+        check_batch_for_task(o.arch_batch_size, self.task, "optim.arch_batch_size")
+        checks = [
+            (not o.nesterov or o.momentum > 0, "optim.nesterov", o.nesterov, "false when optim.momentum is 0"),
+            (len(o.arch_betas) == 2, "optim.arch_betas", o.arch_betas, "two numbers in [0, 1)"),
+            (m.stem != "imagenet" or m.width % 2 == 0, "model.width", m.width, "even with the imagenet stem"),
+            (self.data.crop_size >= 8, "data.crop_size", self.data.crop_size, "at least 8 (the supernet's reductions)"),
+        ]
+        for ok, key, value, rule in checks:
+            if not ok:
+                raise ConfigError(f"{key}={value!r} is invalid: must be {rule}")
 
 
 @dataclass

@@ -10,19 +10,7 @@ import inspect
 from typing import Any
 
 import pretext
-from unnas.errors import ConfigError, TaskError
-
-#: Tasks whose one image is one input: a batch of one image gives batch norm a single sample.
-ONE_INPUT_PER_IMAGE = ("classification", "segmentation")
-
-
-def check_batch_for_task(batch_size: int | None, task: str, key: str) -> None:
-    """One rule for search, training and fitness: batch norm needs two samples per batch, so tasks that make
-    one input per image need at least 2 images per batch (rotation's 4 rotations of one image are 4 inputs)."""
-    if batch_size is not None and batch_size < 2 and task in ONE_INPUT_PER_IMAGE:
-        raise ConfigError(f"{key}={batch_size!r} is invalid: must be at least 2 for task {task} "
-                          "(its batch norm needs two samples)")
-
+from unnas.errors import TaskError
 
 def build_task_for_data(name: str, options: dict[str, Any], dataset, data_name: str) -> tuple[pretext.Task, dict]:
     """The task ``name`` with ``options``; mean/std, PCA lighting and num_classes default to the dataset's.

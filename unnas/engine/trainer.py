@@ -30,20 +30,22 @@ from typing import Any
 import torch
 import torch.distributed as torch_dist
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
 import pretext
+from unnas.atomic import atomic_torch_save
 from unnas.config.train_schema import Recipe
 from unnas.data.sampling import SeededSampler
-from unnas.engine.schedule import cosine_lr
 from unnas.engine import distributed
-from unnas.atomic import atomic_torch_save
 from unnas.engine.divergence import FiniteGuard
 from unnas.engine.lock import DirLock
-from unnas.engine.preflight import check_first_batches
 from unnas.engine.precise_bn import bn_layers, update_bn_stats
+from unnas.engine.preflight import check_first_batches
 from unnas.engine.rng import capture_rng, restore_rng
 from unnas.engine.rundir import RunDir
+from unnas.engine.schedule import cosine_lr
 from unnas.errors import CheckpointError, ConfigError, DataError, UnnasError, one_line
 
 __all__ = ["Recipe", "evaluate", "epoch_lr", "train_and_evaluate", "validate_recipe"]
@@ -212,8 +214,6 @@ class _Training:
         check_first_batches(train_set, task, {"recipe.batch_size": self.sampler}, device, model)  # before any disk write
         self.train_model = model
         if self.dist.enabled:
-            from torch.nn.parallel import DistributedDataParallel
-
             ids = [device.index] if device.type == "cuda" else None
             self.train_model = DistributedDataParallel(model, device_ids=ids)
         self.params = [p for p in model.parameters() if p.requires_grad]
@@ -350,8 +350,6 @@ class _Training:
                        "task": self.task.describe(), "train_images": len(self.train_set),
                        "test_images": len(self.test_set), "params": self.num_params(),
                        "iters_per_epoch": self.iters_per_epoch, "recipe": dataclasses.asdict(self.recipe)})
-        from tqdm.auto import tqdm
-
         r = self.recipe
         bar = tqdm(total=r.epochs * self.iters_per_epoch, initial=self.epoch * self.iters_per_epoch,
                    disable=not (progress and self.dist.is_main), desc=f"train {self.task.name}", unit="it",

@@ -19,12 +19,17 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import yaml
 
+from unnas.atomic import atomic_write_json, atomic_write_text
+from unnas.engine.rundir import first_difference
 from unnas.errors import CheckpointError, ConfigError, DivergedError, NoResultError, UnnasError
+from unnas.figures import plt, save_figure
 
 HISTORY = "history.jsonl"
 #: Proposals per unit of budget before a strategy that keeps re-proposing known architectures is stopped.
@@ -40,10 +45,6 @@ def check_resume(out: Path, config_text: str, defaults_text: str) -> None:
     ranked against new ones measured differently (another task, recipe, data, seed or strategy), a
     result that looks right and is not. Only :data:`RESUMABLE_CHANGES` may differ (a larger budget
     continues a search; a smaller one reads its first evaluations). Nothing is written here."""
-    import yaml
-
-    from unnas.engine.rundir import first_difference
-
     saved = out / "config.yaml"
     if not (out / HISTORY).is_file() or not saved.is_file():
         return
@@ -58,23 +59,6 @@ def check_resume(out: Path, config_text: str, defaults_text: str) -> None:
         raise CheckpointError(f"{out} holds a search scored with {key}={old!r}, but this command asks for {key}={new!r};"
                               " re-run with the same settings to resume (fitness.budget may change), or choose a new "
                               "out_dir")
-
-
-def space_for(name: str, nodes: int = 4):
-    """The black-box view (sample/mutate/encode/decisions) of a space, by name."""
-    if name == "darts":
-        from unnas.spaces.darts.mutation import DartsSpace
-
-        return DartsSpace(nodes)
-    if name in ("nasbench101", "nb101"):
-        from unnas.spaces.nasbench101.mutation import NB101Space
-
-        return NB101Space()
-    if name == "mr":
-        from unnas.spaces.mr.mutation import MRSpace
-
-        return MRSpace()
-    raise ConfigError(f"fitness.space={name!r} is unknown; choose darts, nasbench101 or mr")
 
 
 def read_history(path: Path) -> list[dict]:
@@ -222,8 +206,6 @@ class BlackBoxRun:
         """history.jsonl: the resumed records this run has not reached (if any), then this run's."""
         if self.out is None:
             return
-        from unnas.atomic import atomic_write_text
-
         mine = {r["key"] for r in self.records}
         rest = [r for r in self.known.values() if r["key"] not in mine]
         atomic_write_text(self.out / HISTORY,
@@ -265,8 +247,6 @@ def no_result(run: BlackBoxRun) -> UnnasError:
     the first error and the history's path. :class:`DivergedError` (exit 3) when every evaluated
     architecture diverged; otherwise (some failed, or none was evaluated) :class:`NoResultError` (exit 2,
     as every other run that produced no result)."""
-    from collections import Counter
-
     counts = Counter(r.get("status") or "failed" for r in run.records)
     first = next((r["error"] for r in run.records if r.get("error")), "-")
     where = run.out / HISTORY if run.out is not None else "the run's records"
@@ -280,17 +260,10 @@ def no_result(run: BlackBoxRun) -> UnnasError:
 def write_results(run: BlackBoxRun, summary: dict) -> dict:
     """Best architecture file, history.png and result.json in the run directory; raises :func:`no_result`'s
     error, writing none of them, when no architecture got a fitness (all failed or diverged)."""
-    from unnas.atomic import atomic_savefig, atomic_write_json
-
     best = run.best()
     if best is None:
         raise no_result(run)
     atomic_write_json(run.out / run.space.arch_file, best["arch"])
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     xs = np.arange(1, len(run.records) + 1)
     ys = np.array([np.nan if r["fitness"] is None else r["fitness"] for r in run.records], dtype=float)
     fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -300,8 +273,7 @@ def write_results(run: BlackBoxRun, summary: dict) -> dict:
     ax.set_ylabel(summary.get("fitness", "fitness"))
     ax.legend()
     fig.tight_layout()
-    atomic_savefig(run.out / "history.png", fig, dpi=100)
-    plt.close(fig)
+    save_figure(fig, run.out / "history.png", dpi=100)
     out = {**summary, "evaluations": len(run.records), "resumed_from": run.resumed,
            "best": {k: best[k] for k in ("index", "fitness", "params", "flops")}, "best_arch": best["arch"],
            "seconds": round(sum(r["seconds"] or 0 for r in run.records), 3)}

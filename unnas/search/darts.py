@@ -19,87 +19,49 @@ from typing import Any, Iterator
 
 import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
 from pretext import TaskNetwork
+from unnas.atomic import atomic_torch_save, atomic_write_json
 from unnas.config import SearchConfig, config_to_yaml, defaults_yaml
+from unnas.config.rules import check_config
 from unnas.data import build_dataset
 from unnas.data.sampling import SeededSampler, split_halves
 from unnas.engine import distributed
-from unnas.atomic import atomic_torch_save, atomic_write_json
 from unnas.engine.device import resolve_device, set_determinism
 from unnas.engine.divergence import FiniteGuard
 from unnas.engine.lock import DirLock
 from unnas.engine.preflight import check_first_batches
 from unnas.engine.rng import capture_rng, restore_rng, seed_everything
+from unnas.engine.run_kind import check_run_kind
 from unnas.engine.rundir import RunDir
 from unnas.engine.schedule import cosine_lr
 from unnas.engine.task_setup import build_task_for_data
-from unnas.errors import CheckpointError, ConfigError, DataError, TaskError, UnnasError, one_line
+from unnas.errors import CheckpointError, DataError, TaskError, UnnasError, one_line
 from unnas.search import alpha_stats
+from unnas.search import discretization as disc
 from unnas.search.bilevel import BilevelStep
-from unnas.search.relaxation import Relaxation, validate_arch
-from unnas.spaces.darts.genotype import Genotype
+from unnas.search.relaxation import Relaxation, fixed_weights
 from unnas.spaces.darts.fast_supernet import FastSupernet
-from unnas.spaces.darts.supernet import STEMS, REDUCTIONS, Supernet
+from unnas.spaces.darts.genotype import Genotype, sample_genotypes
+from unnas.spaces.darts.plots import draw_genotype, plot_alphas
+from unnas.spaces.darts.supernet import Supernet
 
 #: model.impl → supernet class; both compute the same function, ``fast`` in far fewer kernels.
 SUPERNETS = {"reference": Supernet, "fast": FastSupernet}
 
-#: Tasks whose search head sees one input per image and ends in batch norm over few values
-#: (ASPP's image pooling; the stride-8 stem's 1×1 maps at small crops): batches of 1 fail.
-BATCH_NORM_TASKS = ("classification", "segmentation")
-#: optim.arch_lr_schedule values (constant: the paper).
-ARCH_LR_SCHEDULES = ("constant", "cosine")
 
 #: Config keys a resumed run may change (they do not affect the computation).
 RESUME_MAY_CHANGE = ("out_dir", "progress", "log_every", "checkpoint_every", "data.num_workers", "device")
 
 
 def validate_search_config(cfg: SearchConfig) -> None:
-    """Value checks omegaconf's type checks cannot express; one line naming the key."""
-    o, m, d = cfg.optim, cfg.model, cfg.data
-    checks = [
-        (o.epochs >= 1, "optim.epochs", o.epochs, "at least 1"),
-        (o.batch_size >= 1, "optim.batch_size", o.batch_size, "at least 1"),
-        (o.batch_size >= 2 or cfg.task not in BATCH_NORM_TASKS, "optim.batch_size", o.batch_size,
-         f"at least 2 for task {cfg.task} (its batch norm needs two samples)"),
-        (o.arch_batch_size is None or o.arch_batch_size >= 2 or cfg.task not in BATCH_NORM_TASKS,
-         "optim.arch_batch_size", o.arch_batch_size, f"at least 2 for task {cfg.task} (its batch norm needs two samples)"),
-        (o.lr > 0, "optim.lr", o.lr, "positive"),
-        (0 <= o.lr_min <= o.lr, "optim.lr_min", o.lr_min, f"in [0, optim.lr={o.lr}] (the cosine schedule decays from "
-         "optim.lr to optim.lr_min)"),
-        (0 <= o.momentum < 1, "optim.momentum", o.momentum, "in [0, 1)"),
-        (not o.nesterov or o.momentum > 0, "optim.nesterov", o.nesterov, "false when optim.momentum is 0"),
-        (o.weight_decay >= 0, "optim.weight_decay", o.weight_decay, "0 or more"),
-        (o.arch_lr > 0, "optim.arch_lr", o.arch_lr, "positive"),
-        (o.arch_weight_decay >= 0, "optim.arch_weight_decay", o.arch_weight_decay, "0 or more"),
-        (o.grad_clip > 0, "optim.grad_clip", o.grad_clip, "positive"),
-        (len(o.arch_betas) == 2 and all(0 <= b < 1 for b in o.arch_betas), "optim.arch_betas", o.arch_betas,
-         "two numbers in [0, 1)"),
-        (o.arch_lr_schedule in ARCH_LR_SCHEDULES, "optim.arch_lr_schedule", o.arch_lr_schedule,
-         f"one of {', '.join(ARCH_LR_SCHEDULES)}"),
-        (0 <= o.arch_start_epoch <= o.epochs, "optim.arch_start_epoch", o.arch_start_epoch, "within [0, optim.epochs]"),
-        (o.iters_per_epoch is None or o.iters_per_epoch >= 1, "optim.iters_per_epoch", o.iters_per_epoch, "at least 1"),
-        (o.arch_batch_size is None or o.arch_batch_size >= 1, "optim.arch_batch_size", o.arch_batch_size,
-         "at least 1 (or null: optim.batch_size)"),
-        (m.width >= 2, "model.width", m.width, "at least 2"),
-        (m.cells >= 1, "model.cells", m.cells, "at least 1"),
-        (m.nodes >= 1, "model.nodes", m.nodes, "at least 1"),
-        (m.stem in STEMS, "model.stem", m.stem, f"one of {', '.join(STEMS)}"),
-        (m.reductions in REDUCTIONS, "model.reductions", m.reductions, f"one of {', '.join(REDUCTIONS)}"),
-        (m.impl in SUPERNETS, "model.impl", m.impl, f"one of {', '.join(SUPERNETS)}"),
-        (m.stem != "imagenet" or m.width % 2 == 0, "model.width", m.width, "even with the imagenet stem"),
-        (d.crop_size >= 8, "data.crop_size", d.crop_size, "at least 8"),
-        (0 < d.portion < 1, "data.portion", d.portion, "strictly between 0 and 1"),
-        (d.num_workers >= 0, "data.num_workers", d.num_workers, "0 or more"),
-        (cfg.checkpoint_every >= 1, "checkpoint_every", cfg.checkpoint_every, "at least 1"),
-        (cfg.log_every >= 1, "log_every", cfg.log_every, "at least 1"),
-        (cfg.eval_batches >= 0, "eval_batches", cfg.eval_batches, "0 or more"),
-    ]
-    for ok, key, value, rule in checks:
-        if not ok:
-            raise ConfigError(f"{key}={value!r} is invalid: must be {rule}")
+    """The schema's rules and cross-key checks (what ``unnas search`` checked on loading), for a config
+    built in code."""
+    check_config(cfg)
+    cfg.validate()
 
 
 @dataclass
@@ -199,15 +161,12 @@ class DartsSearch:
         # all-reduced like the weights' and every rank keeps identical α (the paper's release did not).
         self.train_model = self.model
         if self.dist.enabled:
-            from torch.nn.parallel import DistributedDataParallel
-
             ids = [self.device.index] if self.device.type == "cuda" else None
             if m.sync_bn:
                 self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
                 self.trunk = self.model.trunk
             self.train_model = DistributedDataParallel(self.model, device_ids=ids)
         # α → op weights (softmax or Gumbel) and the entropy term; Gumbel noise from its own generator.
-        validate_arch(cfg.arch)
         self.gumbel_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 15485863)
         self.relax = Relaxation(cfg.arch, self.gumbel_gen)
         self.trunk.op_weights = self.relax
@@ -351,8 +310,6 @@ class DartsSearch:
 
     # ------------------------------------------------------------------ outputs
     def write_results(self, genotype: Genotype) -> None:
-        from unnas.spaces.darts.plots import draw_genotype, plot_alphas
-
         if not self.dist.is_main:
             return
         rd = self.run_dir
@@ -364,10 +321,6 @@ class DartsSearch:
 
     def write_discretization(self, genotype: Genotype) -> None:
         """alphas_hist.png, genotypes_sampled.json (discretization=sample) and the discretisation gap in result.json."""
-        from unnas.search import discretization as disc
-        from unnas.search.relaxation import fixed_weights
-        from unnas.spaces.darts.genotype import sample_genotypes
-
         supernet = self.evaluate()
         self.trunk.op_weights = fixed_weights(disc.child_weights(self.trunk, genotype))
         try:
@@ -402,9 +355,7 @@ class DartsSearch:
         lock, failure = None, None
         if self.dist.is_main:
             try:
-                if self.run_dir.path.exists() and not self.run_dir.path.is_dir():
-                    raise CheckpointError(f"out_dir {self.run_dir.path} exists and is not a directory; "
-                                          "choose another out_dir")
+                check_run_kind(self.run_dir.path, "search:darts")
                 lock = DirLock(self.run_dir.path).acquire()
             except UnnasError as exc:
                 failure = str(exc)
@@ -563,8 +514,6 @@ def _alpha_postfix(stats: dict[str, dict[str, float]]) -> dict[str, str]:
 def _progress(total: int, initial: int, enabled: bool, desc: str):
     if not enabled:
         return _NoBar()
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, initial=initial, desc=desc, unit="it", dynamic_ncols=True)
 
 

@@ -18,8 +18,8 @@ import time
 from typing import Any
 
 import pretext
+from unnas.config.rules import check_batch_for_task
 from unnas.config.study_schema import StudyDataConfig
-from unnas.engine.task_setup import check_batch_for_task
 from unnas.errors import ConfigError
 from unnas.trials.data import trial_datasets
 from unnas.trials.proxies import label_free_proxies

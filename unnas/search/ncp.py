@@ -24,8 +24,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from unnas.atomic import atomic_write_json, atomic_write_text
+from unnas.engine.lock import DirLock
+from unnas.engine.run_kind import check_run_kind
 from unnas.errors import ConfigError
 
+from .ncp_plots import code_trajectory
 from .predictor import COMPLEXITY, Predictor, load_predictor, one_thread
 
 #: Below this predicted FLOPs change a dimension counts as free (its gain is divided by this).
@@ -162,6 +166,9 @@ def propagate(cs, start: np.ndarray, terms: Sequence[Term], mode: str = "continu
             else:
                 loss = objective_gradient(code, terms, out.targets)[1]
                 code, moved = winner_step(code, terms, out.targets, lr)
+            if not np.isfinite(code).all():
+                raise ConfigError(f"the propagated code became NaN/Inf at iteration {it} (lr={lr}): lower lr, or "
+                                  "refit the predictor if its outputs are not finite")
             project = bool(project_every) and it % project_every == 0
             if project:  # projecting a projected code gives it back: ``arch`` serves the checks below
                 arch = cs.project(code)
@@ -194,9 +201,15 @@ def propagate(cs, start: np.ndarray, terms: Sequence[Term], mode: str = "continu
 
 
 # ----------------------------------------------------------------------------- the command's run
+def predictor_paths(text: str) -> list[str]:
+    """``predictor=`` as a list of files: the whole text when it names an existing file (a path may hold a
+    comma), else its comma-separated parts."""
+    return [text] if Path(text).is_file() else [p for p in text.split(",") if p]
+
+
 def build_terms(cfg) -> list[Term]:
     """Objectives from the config: (predictor, metric) pairs, their weights, and the FLOPs term."""
-    paths = [p for p in cfg.predictor.split(",") if p]
+    paths = predictor_paths(cfg.predictor)
     cache = {p: load_predictor(p) for p in dict.fromkeys(paths)}
     metrics = [m for m in cfg.metric.split(",") if m] or [
         next((m for m in cache[paths[0]].metrics if m not in COMPLEXITY), cache[paths[0]].metrics[0])]
@@ -225,11 +238,6 @@ def build_terms(cfg) -> list[Term]:
 
 def run_ncp(cfg, config_text: str) -> dict:
     """``unnas search strategy=ncp``: propagate, then write the run directory; returns result.json's content."""
-    from unnas.atomic import atomic_write_json, atomic_write_text
-    from unnas.engine.lock import DirLock
-
-    from .ncp_plots import code_trajectory
-
     wall, cpu = time.perf_counter(), time.process_time()
     terms = build_terms(cfg)
     cs = terms[0].predictor.code
@@ -251,6 +259,7 @@ def run_ncp(cfg, config_text: str) -> dict:
         "seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds, 3),
     }
     out = Path(cfg.out_dir)
+    check_run_kind(out, "search:ncp")
     with DirLock(out):
         atomic_write_text(out / "config.yaml", config_text)
         atomic_write_json(out / cs.arch_file, cs.to_json(result.arch))

@@ -25,74 +25,17 @@ from torch import nn
 
 from unnas.atomic import atomic_torch_save
 from unnas.errors import ConfigError, DataError
-from unnas.spaces.codes import code_space
+from unnas.figures import axis_scale
+from unnas.trials.spaces import code_space
+from unnas.trials.table import COMPLEXITY, StudyTable, read_study_table
 
 FORMAT = "unnas-ncp-predictor/1"
-#: Columns every study row carries besides its task's metric.
-COMPLEXITY = ("params", "madds")
 MIN_ROWS = 4
-
-
-@dataclass
-class StudyTable:
-    """One row per architecture: its code and its metrics (NaN where a job did not finish)."""
-
-    space: str
-    ids: list[str]
-    codes: np.ndarray  # N × D
-    metrics: list[str]
-    values: np.ndarray  # N × M
-    study: str = ""
-
-
-def read_study_table(study_dir: str | Path) -> StudyTable:
-    """The table of a study directory (``plan.json`` + ``results/``): tasks averaged over seeds,
-    params/madds from each architecture's first finished row in plan order."""
-    from unnas.study.analysis import average_seeds
-    from unnas.study.plan import read_plan
-    from unnas.study.results import read_rows
-
-    study_dir = Path(study_dir)
-    if not study_dir.is_dir():
-        raise DataError(f"study directory {study_dir} does not exist; pass the out_dir of a study")
-    plan = read_plan(study_dir)
-    if plan is None or "archs_by_id" not in plan:
-        raise DataError(f"{study_dir} holds no plan.json with architectures; run `unnas study plan|run` first")
-    rows = [r for r in read_rows(study_dir, plan.get("fingerprint")) if r.get("status") == "ok"]
-    if not rows:
-        raise DataError(f"{study_dir}/results holds no finished job; run `unnas study run` first")
-    cs = code_space(plan["space"])
-    means = average_seeds(rows)
-    tasks = [t for t in list(plan.get("tasks", [])) + list(plan.get("proxies", [])) if t in means]
-    order = {j["job_id"]: k for k, j in enumerate(plan.get("jobs", []))}
-    complexity: dict[str, dict[str, float]] = {}
-    for row in sorted(rows, key=lambda r: order.get(r["job_id"], len(order))):
-        entry = complexity.setdefault(str(row["arch_id"]), {})
-        for key in COMPLEXITY:
-            if key not in entry and isinstance(row.get(key), (int, float)):
-                entry[key] = float(row[key])
-    metrics = tasks + [k for k in COMPLEXITY if any(k in e for e in complexity.values())]
-    ids = [a for a in plan["archs_by_id"] if any(a in means[t] for t in tasks)]
-    codes = np.stack([cs.encode(_arch(cs, plan["archs_by_id"][a])) for a in ids])
-    values = np.array([[means[m].get(a, math.nan) if m in means else complexity.get(a, {}).get(m, math.nan)
-                        for m in metrics] for a in ids], dtype=np.float64)
-    return StudyTable(cs.space, ids, codes, metrics, values, str(study_dir))
-
-
-def _arch(cs, stored: Any):
-    """A plan's JSON architecture as the space's object (DARTS list form or NB101 {matrix, ops})."""
-    if cs.space == "darts":
-        from unnas.spaces.darts.genotype import Genotype
-
-        return Genotype.from_obj(stored)
-    return cs.load(stored)
 
 
 # ----------------------------------------------------------------------------- normalisation
 def transform_for(values: np.ndarray) -> str:
     """``log`` when the finite positive values span more than 1e3 (the study plots' rule), else ``linear``."""
-    from unnas.figures import axis_scale
-
     v = values[np.isfinite(values)]
     return "log" if v.size and axis_scale(v)[0] == "log" else "linear"
 

@@ -25,8 +25,7 @@ import numpy as np
 from scipy import stats
 
 from unnas.errors import DataError
-from unnas.trials.rows import REQUIRED, average_seeds, per_seed
-
+from unnas.trials.rows import average_seeds, per_seed
 
 
 # ----------------------------------------------------------------------------- loading

@@ -12,18 +12,21 @@ its finished jobs, while a changed recipe in the same directory is refused.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
+import pretext
 from unnas.atomic import atomic_write_json
-from unnas.errors import ConfigError, DataError
-
+from unnas.errors import ConfigError, DataError, UnnasError
+from unnas.trials.proxies import PROXIES
 from unnas.trials.rows import PLAN_FILE, read_plan
+from unnas.trials.spaces import Space, get_space
 
 from .fingerprint import DATA_NOT_FINGERPRINTED, NOT_FINGERPRINTED, check_fingerprint, fingerprint
 from .jobs import data_config, recipe_for
+from .samples import load_paper_samples
+from .search_plan import build_search_plan, describe_search_plan
 
 __all__ = ["PLAN_FILE", "NOT_FINGERPRINTED", "DATA_NOT_FINGERPRINTED", "fingerprint", "check_fingerprint",
            "safe_id", "load_archs", "split_tasks", "check_task_settings", "job_id", "build_plan", "read_plan",
@@ -36,65 +39,63 @@ def safe_id(text: str) -> str:
 
 
 # ----------------------------------------------------------------------------- architectures
-def archs_from_run_dirs(directory: Path, space: str) -> list[tuple[str, Any]]:
+def archs_from_run_dirs(directory: Path, space: Space) -> list[tuple[str, Any]]:
     """The architectures found by searches: every subdirectory of ``directory`` (sorted by name, which
     becomes the id) holding its space's result file (``genotype.json``, ``spec.json`` or ``arch.json``).
 
     This is how the winners of several searches are trained under one study recipe without
     hand-writing a samples file; subdirectories without the file are skipped, none at all is an error.
     """
-    from unnas.spaces.codes import code_space
-
-    codes = code_space(space)
-    archs = []
-    for run in sorted(p for p in directory.iterdir() if p.is_dir()):
-        path = run / codes.arch_file
-        if path.is_file():
-            arch = codes.load(path)
-            archs.append((run.name, arch.to_list() if space == "darts" else codes.to_json(arch)))
+    archs = [(run.name, space.load(run / space.arch_file)) for run in sorted(p for p in directory.iterdir() if p.is_dir())
+             if (run / space.arch_file).is_file()]
     if not archs:
         raise ConfigError(f"archs={str(directory)!r} is a directory without subdirectories holding "
-                          f"{codes.arch_file}; pass search run directories' parent (space={space})")
+                          f"{space.arch_file}; pass search run directories' parent (space={space.name})")
     return archs
+
+
+def archs_from_file(path: Path, space: Space) -> list[tuple[str, Any]]:
+    """A samples JSON file (``unnas draw``'s, the paper's layout, a space sampler's), or a text file with one
+    architecture per line (the space's string; a NAS-Bench-201 index), ``#`` starting a comment."""
+    if path.suffix != ".json" and space.ident is not None:
+        lines = [(n, line.split("#")[0].strip()) for n, line in enumerate(path.read_text().splitlines(), 1)]
+        archs = []
+        for n, text in lines:
+            if text:
+                try:
+                    arch = space.load(text)
+                except UnnasError as exc:
+                    raise DataError(f"{path}:{n}: {exc}") from None
+                archs.append((space.ident(arch), arch))
+        return archs
+    if space.read_samples is None:
+        raise ConfigError(f"archs={str(path)!r}: space={space.name} has no samples file format")
+    return space.read_samples(path)
 
 
 def load_archs(cfg) -> list[tuple[str, Any]]:
     """``[(arch_id, JSON-able arch)]`` from ``cfg.archs``, the first ``cfg.count`` of them."""
-    source, space = cfg.archs, cfg.space
+    source, space = cfg.archs, get_space(cfg.space)
     if source == "paper":
-        from .samples import load_paper_samples
-
-        archs = [(i, a.to_list() if space == "darts" else a) for i, a in load_paper_samples(space)]
-    elif source == "sample" and space == "mr":
-        from unnas.spaces.mr import sample_architectures as sample_mr
-
-        archs = [(i, a.to_json()) for i, a in sample_mr(cfg.count, seed=cfg.sample_seed)]
+        archs = load_paper_samples(space.name)
     elif source == "sample":
-        if space != "darts":
-            raise ConfigError(f"archs=sample draws DARTS or MR architectures only; for space={space} use archs=paper "
-                              "or a samples JSON (unnas draw)")
-        from unnas.trials.darts_sampler import sample_architectures
-
-        archs = [(s.id, s.genotype.to_list()) for s in sample_architectures(cfg.count, seed=cfg.sample_seed)]
+        if space.samples is None:
+            raise ConfigError(f"archs=sample has no sampler for space={space.name}; use archs=paper or a samples "
+                              "JSON file (unnas draw)")
+        archs = space.samples(cfg.count, cfg.sample_seed)
+    elif source == "all":
+        if space.enumerate is None:
+            raise ConfigError(f"archs=all enumerates only the benchmark spaces (nasbench201, transnas_micro, "
+                              f"transnas_macro); space={space.name} is too large: use archs=sample with count")
+        archs = space.enumerate()
     elif Path(source).is_dir():
         archs = archs_from_run_dirs(Path(source), space)
+    elif Path(source).is_file():
+        archs = archs_from_file(Path(source), space)
     else:
-        path = Path(source)
-        if not path.is_file():
-            raise ConfigError(f"archs={source!r} is neither paper, sample, an existing samples JSON file nor a "
-                              "directory of search runs")
-        if space == "darts":
-            from unnas.trials.darts_sampler import load_samples
-
-            archs = [(s.id, s.genotype.to_list()) for s in load_samples(path)]
-        elif space == "mr":
-            from unnas.spaces.mr import load_samples as load_mr
-
-            archs = [(i, a.to_json()) for i, a in load_mr(path)]
-        else:
-            from unnas.spaces.nasbench101.sampler import load_samples as load_nb101
-
-            archs = [(s.id, s.spec.to_dict()) for s in load_nb101(path)]
+        raise ConfigError(f"archs={source!r} is neither paper, sample, all, an existing samples file nor a "
+                          "directory of search runs")
+    archs = [(str(i), space.to_json(a)) for i, a in archs]
     archs = archs[:cfg.count] if cfg.count is not None else archs
     if cfg.count is not None and len(archs) < cfg.count:
         raise ConfigError(f"count={cfg.count} but archs={source!r} holds only {len(archs)} architectures; lower count")
@@ -109,10 +110,6 @@ def load_archs(cfg) -> list[tuple[str, Any]]:
 # ----------------------------------------------------------------------------- tasks
 def split_tasks(cfg) -> tuple[list[str], list[str]]:
     """(trained tasks, proxies) with every name checked against the task registry and PROXIES."""
-    import pretext
-
-    from .proxies import PROXIES
-
     known = pretext.list_tasks()
     trained, proxies = [], []
     for key, names in (("tasks", cfg.tasks), ("proxies", cfg.proxies)):
@@ -142,8 +139,6 @@ def split_tasks(cfg) -> tuple[list[str], list[str]]:
 
 def check_task_settings(cfg, trained: list[str]) -> None:
     """Build each task with its options and resolve its recipe, so mistakes surface before any job runs."""
-    import pretext
-
     for name in trained:
         pretext.build_task(name, **dict(cfg.task_options.get(name, {})))
         recipe_for(cfg, name)
@@ -158,8 +153,6 @@ def job_id(arch_id: str, task: str, seed: int) -> str:
 def build_plan(cfg) -> dict:
     """The plan of a study: fingerprint, counts and the job list (nothing is written)."""
     if getattr(cfg, "kind", "sample") == "search":
-        from .search_plan import build_search_plan
-
         return build_search_plan(cfg)
     trained, proxies = split_tasks(cfg)
     check_task_settings(cfg, trained)
@@ -194,8 +187,6 @@ def write_plan(cfg, plan: dict) -> Path:
 
 def describe_plan(plan: dict) -> str:
     if plan.get("kind") == "search":
-        from .search_plan import describe_search_plan
-
         return describe_search_plan(plan)
     trained, proxies = plan["tasks"], plan["proxies"]
     n_train = plan["archs"] * len(trained) * len(plan["seeds"])

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import matplotlib.ticker
+import numpy as np
 from scipy import stats
 
 from unnas.figures import LOG_SPAN, apply_scale, axis_scale, forward, inverse, plt, save_figure, scale_note

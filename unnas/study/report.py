@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from unnas.atomic import atomic_write_json, atomic_write_text
+from unnas.trials.proxies import PROXY_INFO
 
 from .analysis import analyze, average_seeds, common
 from .plots import best_of_m_plot, metric_label, scatter_pair
@@ -28,8 +29,6 @@ def _cell(stat: dict, constant: Sequence[str] = ()) -> str:
 
 def _kind(task: str) -> str:
     """A trained task, or which kind of zero-cost proxy (label-free ones also run on unlabelled data)."""
-    from .proxies import PROXY_INFO
-
     info = PROXY_INFO.get(task)
     if info is None:
         return "trained"

@@ -15,6 +15,8 @@ import json
 import time
 from pathlib import Path
 
+from tqdm import tqdm
+
 from unnas.trials.executor import Executor, build_executor
 from unnas.trials.rows import read_row, row_path, write_row
 
@@ -40,8 +42,6 @@ def failed_row(job: dict, cfg, error: str, wall_clock_s: float | None = None) ->
 
 
 def _progress(total: int, enabled: bool, desc: str):
-    from tqdm import tqdm  # imported on use: it costs startup of every command
-
     return tqdm(total=total, disable=not enabled, desc=desc, unit="job", dynamic_ncols=True)
 
 

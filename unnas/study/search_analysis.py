@@ -21,8 +21,12 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from unnas.atomic import atomic_write_json, atomic_write_text
+from unnas.search.alpha_stats import uniform_sharpness
+from unnas.spaces.darts.genotype import Genotype
 
+from .plots import metric_label
 from .search_plan import RANDOM, SAMPLED_GENOTYPE
+from .search_plots import genotype_sheet, target_by_task
 
 FIGURES = "figures"
 
@@ -134,8 +138,6 @@ def _variant_line(name: str, variant: dict) -> str:
 
 
 def render(result: dict, title: str) -> str:
-    from unnas.search.alpha_stats import uniform_sharpness
-
     target, metric, figures = result["target"], result["metric_name"], result["files"]["figures"]
     lines = [f"# {title}", "",
              f"Every genotype is trained on **{target}** ({metric}); a search task's row pools its genotypes "
@@ -189,11 +191,6 @@ def render(result: dict, title: str) -> str:
 def write_search_report(study_dir: str | Path, plan: dict, rows: Iterable[dict], n_boot: int = 1000,
                         title: str = "Search study report", level: float = 0.95) -> dict:
     """Write ``analysis.json``, ``figures/`` and ``report.md`` of a search study; returns the analysis."""
-    from unnas.spaces.darts.genotype import Genotype
-
-    from .plots import metric_label
-    from .search_plots import genotype_sheet, target_by_task
-
     study_dir = Path(study_dir)
     planned = {j["job_id"] for j in plan["jobs"]}
     rows = [r for r in rows if r["job_id"] in planned]

@@ -19,8 +19,15 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from unnas.config.loader import peek
-from unnas.config.study_schema import RANK_BY, RUNNERS, SETTINGS, SlurmConfig, StudyConfig, StudyDataConfig, \
-    StudyNetworkConfig
+from unnas.config.study_schema import (
+    RANK_BY,
+    RUNNERS,
+    SETTINGS,
+    SlurmConfig,
+    StudyConfig,
+    StudyDataConfig,
+    StudyNetworkConfig,
+)
 from unnas.errors import ConfigError
 
 KINDS = ("sample", "search")

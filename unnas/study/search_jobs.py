@@ -18,10 +18,14 @@ import time
 import traceback
 from pathlib import Path
 
+from unnas.engine import distributed
 from unnas.errors import DivergedError, one_line
+from unnas.search import alpha_stats
+from unnas.search.darts import DartsSearch
+from unnas.spaces.darts.genotype import Genotype
+from unnas.trials.rows import read_row, write_row
 
 from .jobs import base_row, run_job
-from unnas.trials.rows import read_row, write_row
 from .search_plan import ARGMAX_GENOTYPE, SAMPLED_GENOTYPE, genotype_from, search_config, search_run_dir
 
 #: Job fields a search study's rows carry besides the sample kind's.
@@ -44,8 +48,6 @@ def _alpha_record(run_dir: Path) -> dict:
 
 def _first_sampled(run_dir: Path):
     """The first genotype of a search's ``genotypes_sampled.json``."""
-    from unnas.spaces.darts.genotype import Genotype
-
     drawn = json.loads((run_dir / "genotypes_sampled.json").read_text())["genotypes"]
     if not drawn:
         raise ValueError(f"{run_dir / 'genotypes_sampled.json'} holds no genotype")
@@ -54,10 +56,6 @@ def _first_sampled(run_dir: Path):
 
 def run_search(job: dict, cfg, study_dir: str | Path) -> dict:
     """Search (or resume searching) one task × seed (of a task or a variant); returns its row."""
-    from unnas.engine import distributed
-    from unnas.search import alpha_stats
-    from unnas.search.darts import DartsSearch
-
     start = time.time()
     row = base_row(job, cfg)
     run_dir = search_run_dir(study_dir, job["job_id"])

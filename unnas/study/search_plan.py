@@ -19,7 +19,11 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
+import pretext
+from unnas.config import SearchConfig, load_config, resolve_config_path
 from unnas.errors import ConfigError, UnnasError
+from unnas.trials.darts_sampler import WINDOW, sample_architectures
+from unnas.trials.rows import read_plan
 
 from .fingerprint import fingerprint
 from .jobs import data_config, recipe_for
@@ -85,8 +89,6 @@ def search_config(cfg, label: str, seed: int, out_dir: str | Path):
     preset ← the study's ``task_options[task]`` ← ``search.overrides`` ← ``search.task_overrides[task]``
     (a search may differ from the training, e.g. no label smoothing) ← the variant's ``overrides``
     ← task, seed, run directory."""
-    from unnas.config import SearchConfig, load_config, resolve_config_path
-
     task, variant = search_task_of(cfg, label), cfg.search.variants.get(label)
     preset = cfg.search.configs.get(task, cfg.search.config)
     overrides = flatten({"task_options": dict(cfg.task_options.get(task, {}))})
@@ -110,18 +112,12 @@ def genotype_from(scfg) -> str:
 def check_search_settings(cfg, labels: list[str]) -> dict:
     """Resolve every search's config and build its task, so mistakes surface before any job runs;
     returns ``{label: SearchConfig}`` (of the first search seed)."""
-    import pretext
-    from unnas.search.darts import validate_search_config
-    from unnas.search.relaxation import validate_arch
-
     configs = {}
     for label in labels:
         task = search_task_of(cfg, label)
         scfg = configs[label] = search_config(cfg, label, cfg.search_seeds[0],
                                               Path(cfg.out_dir) / SEARCHES_DIR / "check")
-        try:
-            validate_search_config(scfg)
-            validate_arch(scfg.arch)  # else checked only when the search starts
+        try:  # the search config itself was checked as it loaded
             pretext.build_task(task, **dict(scfg.task_options))
         except UnnasError as exc:
             raise ConfigError(f"{_search_name(cfg, label)}: {exc}") from None
@@ -137,8 +133,6 @@ GRAY_READERS = ("fashion_mnist", "mnist")
 
 
 def check_names(cfg) -> None:
-    import pretext
-
     known, variants = pretext.list_tasks(), cfg.search.variants
     for name, variant in variants.items():
         if name in known:
@@ -165,8 +159,6 @@ def random_genotypes(cfg) -> list[tuple[str, list]]:
     (inside the sampler's ResNet-56 window unless ``random_match: none``); seeded, so reproducible."""
     if not cfg.random_genotypes:
         return []
-    from unnas.trials.darts_sampler import WINDOW, sample_architectures
-
     saved = _saved_random(cfg)
     if len(saved) >= cfg.random_genotypes:  # the sampler's stream is prefix-stable: its first N draws
         return saved[:cfg.random_genotypes]
@@ -181,8 +173,6 @@ def random_genotypes(cfg) -> list[tuple[str, list]]:
 def _saved_random(cfg) -> list[tuple[str, list]]:
     """The random genotypes of this study's ``plan.json`` (same fingerprint: same seed and window),
     so that status and analyze do not count every draw's complexity again."""
-    from .plan import read_plan
-
     try:
         old = read_plan(cfg.out_dir)
     except UnnasError:
@@ -201,8 +191,6 @@ def _train(arch_id: str, arch, cfg, seed: int, **extra) -> dict:
 
 def build_search_plan(cfg) -> dict:
     """The plan of a search study (nothing is written); every setting is checked first."""
-    import pretext
-
     check_names(cfg)
     pretext.build_task(cfg.target, **dict(cfg.task_options.get(cfg.target, {})))
     recipe_for(cfg, cfg.target)

@@ -12,10 +12,9 @@ from typing import Sequence
 
 import numpy as np
 
+from unnas.figures import plt, save_figure
 from unnas.spaces.darts.genotype import Genotype
 from unnas.spaces.darts.plots import cell_figure
-
-from unnas.figures import plt, save_figure
 
 
 def _pixels(fig) -> np.ndarray:

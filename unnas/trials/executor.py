@@ -34,6 +34,8 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
 from unnas.errors import ConfigError, one_line
 
 from .worker import call_with_threads, serve
@@ -194,8 +196,6 @@ def cuda_devices(device: str) -> int:
     (``cuda:N`` keeps every worker on that GPU, ``cpu`` on the CPU)."""
     if device not in ("auto", "cuda"):
         return 0
-    import torch  # imported on use: the executor module is imported by every command
-
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .ops import PRIMITIVES
-from .supernet import SupernetBase, Supernet, build_stem, cell_layout
+from .supernet import Supernet, SupernetBase, build_stem, cell_layout
 
 _OP = {name: k for k, name in enumerate(PRIMITIVES)}
 #: Conv ops of the first grouped stage, in channel-block order; the first two continue into stage two.

@@ -10,7 +10,6 @@ benchmark's isomorphism-invariant hash, the key of every record in its data file
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any, Sequence
 

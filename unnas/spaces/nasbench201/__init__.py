@@ -2,8 +2,19 @@
 official string and index order, their code (NCP's one-hot layout), the benchmark network and its
 cost convention, sampling, mutation and a cell picture (:mod:`.plots`, imported on use)."""
 
-from .arch import (EDGES, NUM_ARCHS, OPS, SPACE, NB201Arch, all_archs, arch_at, index_of, is_connected,
-                   is_nb201_json, load_arch)
+from .arch import (
+                   EDGES,
+                   NUM_ARCHS,
+                   OPS,
+                   SPACE,
+                   NB201Arch,
+                   all_archs,
+                   arch_at,
+                   index_of,
+                   is_connected,
+                   is_nb201_json,
+                   load_arch,
+)
 from .code import CODE_OPS, NB201Code
 from .cost import benchmark_cost, count_flops
 from .mutation import NB201Space

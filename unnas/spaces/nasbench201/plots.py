@@ -5,7 +5,8 @@ and coloured by it. Edges between neighbouring nodes are straight, e(2←0) and 
 e(3←0) arcs below. ``none`` edges are **drawn faint** (thin, dotted, light grey, labelled "none" in
 grey), so the picture still shows every edge of the 4-node cell; a cell whose output is cut off
 from its input says so in its title. :func:`draw_cell` is shared with TransNAS-Bench-101's micro
-cells, which use the same wiring.
+cells, which use the same wiring. Importing this module imports matplotlib: the space package does
+not import it (pictures are drawn on demand).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from unnas.atomic import atomic_savefig
+from matplotlib.patches import Circle, FancyArrowPatch
+
+from unnas.figures import plt, save_figure
 
 from .arch import EDGES, SHORT, load_arch
 
@@ -28,8 +31,6 @@ NODE_NAMES = {0: "in", 3: "out"}
 def draw_cell(ax, ops: Sequence[str], short: dict[str, str] | None = None,
               colours: dict[str, str] | None = None) -> None:
     """Draw the 4-node cell of 6 ops (string order) on ``ax``."""
-    from matplotlib.patches import Circle, FancyArrowPatch  # matplotlib: imported on use, it costs startup
-
     short = short or SHORT
     colours = colours or OP_COLOURS
     xs = {n: 1.6 * n for n in range(4)}
@@ -64,12 +65,6 @@ def draw_cell(ax, ops: Sequence[str], short: dict[str, str] | None = None,
 
 def plot_cell(arch: Any, path: str | Path, title: str | None = None) -> Path:
     """Save a picture of a NAS-Bench-201 cell (anything :func:`~.arch.load_arch` reads) to ``path``."""
-    # matplotlib: imported on use, it costs startup
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     a = load_arch(arch)
     fig, ax = plt.subplots(figsize=(6.4, 3.1))
     draw_cell(ax, a.ops)
@@ -77,6 +72,4 @@ def plot_cell(arch: Any, path: str | Path, title: str | None = None) -> Path:
         title = a.describe() + ("" if a.is_connected() else "  (output not connected to the input)")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    out = atomic_savefig(path, fig, dpi=120)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path)

@@ -3,8 +3,22 @@ and macro (skeleton-level, ``transnas_macro``) spaces — strings, rules and enu
 NCP, black-box views (sample, mutate, decisions), the encoder network and its cost, sampling, and
 pictures (:mod:`.plots`, imported on use)."""
 
-from .arch import (MACRO, MICRO, MICRO_OPS, MODULE_KINDS, SPACES, MacroArch, MicroArch, TransNASArch, all_archs,
-                   is_transnas_json, load_arch, macro_archs, micro_archs, parse_arch)
+from .arch import (
+                   MACRO,
+                   MICRO,
+                   MICRO_OPS,
+                   MODULE_KINDS,
+                   SPACES,
+                   MacroArch,
+                   MicroArch,
+                   TransNASArch,
+                   all_archs,
+                   is_transnas_json,
+                   load_arch,
+                   macro_archs,
+                   micro_archs,
+                   parse_arch,
+)
 from .code import MacroCode, MicroCode
 from .mutation import TransNASMacroSpace, TransNASMicroSpace, macro_neighbours
 from .network import TransNASNetwork, encoder_cost

@@ -32,8 +32,18 @@ import numpy as np
 from unnas.errors import GenotypeError
 from unnas.spaces.base import check_code
 
-from .arch import (MACRO, MAX_MODULES, MICRO, MICRO_EDGES, MICRO_OPS, MacroArch, MicroArch, load_arch, macro_archs,
-                   macro_rule_error)
+from .arch import (
+    MACRO,
+    MAX_MODULES,
+    MICRO,
+    MICRO_EDGES,
+    MICRO_OPS,
+    MacroArch,
+    MicroArch,
+    load_arch,
+    macro_archs,
+    macro_rule_error,
+)
 
 #: One-hot position → module digit of a macro position (0 = absent).
 MACRO_CHOICES: tuple[str, ...] = ("absent", "1", "2", "3", "4")

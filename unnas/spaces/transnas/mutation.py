@@ -19,8 +19,18 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .arch import (MACRO, MAX_MODULES, MICRO, MICRO_EDGES, MICRO_OPS, MacroArch, MicroArch, macro_archs,
-                   macro_rule_error, micro_archs)
+from .arch import (
+    MACRO,
+    MAX_MODULES,
+    MICRO,
+    MICRO_EDGES,
+    MICRO_OPS,
+    MacroArch,
+    MicroArch,
+    macro_archs,
+    macro_rule_error,
+    micro_archs,
+)
 from .code import MacroCode, MicroCode
 
 MUTATIONS = ("add", "delete", "change")

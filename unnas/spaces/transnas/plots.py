@@ -13,7 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from unnas.atomic import atomic_savefig
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from unnas.figures import plt, save_figure
 from unnas.spaces.nasbench201.plots import draw_cell
 
 from .arch import MicroArch, load_arch, module_stride, module_widens
@@ -23,39 +25,19 @@ MODULE_COLOURS = {1: "#e8e8e8", 2: "#cfe3f5", 3: "#fde2c4", 4: "#d9ecd0"}
 MODULE_LABELS = {1: "keep", 2: "×2 width", 3: "÷2 resolution", 4: "×2 width\n÷2 resolution"}
 
 
-def _pyplot():
-    # matplotlib: imported on use, it costs startup
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: str | Path) -> Path:
-    out = atomic_savefig(path, fig, dpi=120)
-    _pyplot().close(fig)
-    return out
-
-
 def plot_micro(arch: Any, path: str | Path, title: str | None = None) -> Path:
     """Save a picture of a micro cell (anything :func:`~.arch.load_arch` reads) to ``path``."""
     a = load_arch(arch, "transnas_micro")
-    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.1))
     draw_cell(ax, a.ops)
     ax.set_title(title if title is not None else f"TransNAS micro cell {a}", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_macro(arch: Any, path: str | Path, title: str | None = None, base_channels: int = 64) -> Path:
     """Save a strip picture of a macro skeleton (anything :func:`~.arch.load_arch` reads) to ``path``."""
-    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # matplotlib: imported on use (startup)
-
     a = load_arch(arch, "transnas_macro")
-    plt = _pyplot()
     n = len(a.modules) + 1
     box_w, gap = 1.5, 0.45
     fig, ax = plt.subplots(figsize=(1.0 + n * 1.45, 1.9))
@@ -81,7 +63,7 @@ def plot_macro(arch: Any, path: str | Path, title: str | None = None, base_chann
     ax.set_title(title if title is not None else f"TransNAS macro skeleton {a} (2 basic blocks per module)",
                  fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_arch(arch: Any, path: str | Path, title: str | None = None) -> Path:
