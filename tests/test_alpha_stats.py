@@ -98,7 +98,12 @@ def test_a_short_demo_search_moves_alpha_off_uniform_and_logs_it(tmp_path, cli):
     """Two short epochs of the demo recipe (α lr and schedule as the demo, tiny model): α sharpens
     clearly, each epoch_end record carries the statistics, the α lr is annealed, and the CLI warns
     only while α is near uniform. Three cells, so the network has a normal cell (two cells are both
-    reduction cells, and the normal α would never move)."""
+    reduction cells, and the normal α would never move).
+
+    How far α moves is a training outcome: over seeds 0–9 (normal and ATEN_CPU_CAPABILITY=default
+    ONEDNN_MAX_CPU_ISA=SSE41 kernels) the mean max weight reached 0.159–0.175 (uniform: 0.125) and the
+    entropy fell by 0.016–0.038 nats; the test needs 0.135 and 0.005, a third of the smallest. At the
+    paper's α lr the same 12 steps move each α by about 12 × 3e-4, far below that."""
     demo = load_config(SearchConfig)
     short = {"optim.iters_per_epoch": 6, "data.length": 48, "optim.epochs": 2, "model.cells": 3}
     out = tmp_path / "demo"
@@ -113,8 +118,8 @@ def test_a_short_demo_search_moves_alpha_off_uniform_and_logs_it(tmp_path, cli):
         weights = np.asarray(epochs[-1]["alpha"][cell])
         assert last[cell]["sharpness"] == pytest.approx(A.sharpness(weights), abs=1e-4)
         # the demo's α lr moves α well off uniform (0.125) within 12 steps
-        assert last[cell]["sharpness"] > 0.125 + 0.02
-        assert last[cell]["entropy"] < math.log(8) - 0.01
+        assert last[cell]["sharpness"] > 0.125 + 0.01
+        assert last[cell]["entropy"] < math.log(8) - 0.005
     assert "mean max weight" in stdout and "choices kept over the last epoch: normal" in stdout
     arch_lrs = [r["arch_lr"] for r in read_metrics(out / "metrics.jsonl") if "arch_lr" in r]
     assert arch_lrs[0] == pytest.approx(demo.optim.arch_lr) and arch_lrs[-1] == pytest.approx(demo.optim.arch_lr / 2)

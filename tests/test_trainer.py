@@ -72,12 +72,16 @@ def tiny_recipe(**kw) -> Recipe:
 
 
 def test_loss_decreases_on_a_tiny_overfit_problem(cifar_root):
+    """A statistical effect with a wide margin: at lr 0.1 the epoch losses jump about (at this seed the
+    last epoch's is 0.45 × the first's, at others 0.00–0.01 ×), but over seeds 0–9 (normal and
+    ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 kernels) the lowest loss of epochs 4–6 was at
+    most 0.005 × the first epoch's; the test needs < 0.1 ×."""
     train, test = cifar_sets(cifar_root)
     recipe = tiny_recipe(epochs=6, batch_size=20, lr=0.1, eval_every=3)
     result = train_and_evaluate(tiny_cifar_net(), classification_task(train), train, test, recipe,
                                 run_dir=None, device=CPU, seed=0, progress=False)
     losses = [h["train_loss"] for h in result["history"]]
-    assert len(losses) == 6 and losses[-1] < 0.6 * losses[0], losses
+    assert len(losses) == 6 and min(losses[3:]) < 0.1 * losses[0], losses
     evaluated = [h for h in result["history"] if "top1" in h]
     assert [h["epoch"] for h in evaluated] == [2, 5]  # every 3 epochs, and the last
     assert result["final"] == {k: evaluated[-1][k] for k in ("top1", "top5")} and result["final_epoch"] == 5
