@@ -82,8 +82,8 @@ def build_task(name: str, **options: Any) -> Task:
             )
     try:
         return cls(**options)
-    except TypeError as exc:
-        raise TaskError(f"task {name!r}: bad options {options}: {exc}") from None
+    except (TypeError, ValueError) as exc:  # a value of the wrong type (task_options.decoder_stages=abc)
+        raise TaskError(f"task {name!r}: bad options {options}: {exc}; give each option a value of its type") from None
 
 
 def list_tasks() -> list[str]:

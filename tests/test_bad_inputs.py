@@ -123,7 +123,8 @@ CASES = [
     Case("config-folder-of-configs", ("search", "cifar10"), "pick one of: cifar10/cls"),
     Case("config-missing-train", train("cls/nope"), "config 'cls/nope' not found"),
     # ---------------------------------------------------------------- train
-    Case("train-batch1-aux-head", train("recipe.batch_size=1"), "recipe.batch_size=1 leaves batch norm a single value"),
+    Case("train-batch1-aux-head", train("recipe.batch_size=1"),
+         "recipe.batch_size=1 is invalid: must be at least 2 for task classification"),
     Case("train-negative-momentum", train("recipe.momentum=-1"), "recipe.momentum=-1.0 is invalid"),
     Case("train-negative-weight-decay", train("recipe.weight_decay=-1"), "recipe.weight_decay=-1.0 is invalid"),
     Case("train-lr-rising", train("recipe.lr_min=1.0"), "recipe.lr_min=1.0 is invalid"),
@@ -171,7 +172,7 @@ CASES = [
     Case("study-negative-momentum", study("recipe.momentum=-1"), "recipe.momentum=-1.0 is invalid"),
     Case("study-unknown-recipe-key", study("recipe.bogus=1"), "bogus"),
     Case("study-unknown-task-data-key", study("task_data.rotation.bogus=1"), "task_data.rotation.bogus"),
-    Case("study-missing-samples-file", study("archs={data}/none.json"), "is neither paper, sample, an existing samples JSON file nor"),
+    Case("study-missing-samples-file", study("archs={data}/none.json"), "is neither paper, sample, all, an existing samples file nor"),
     Case("study-missing-config", ("study", "plan", "nope/nothing"), "config 'nope/nothing' not found"),
 ]
 

@@ -7,18 +7,18 @@ import itertools
 import json
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from unnas.config.schema import PpoConfig
-from unnas.search.blackbox import HISTORY, BlackBoxRun, space_for
-from unnas.search.pool import EvaluationPool, local_pool
+from unnas.search.blackbox import HISTORY, BlackBoxRun
 from unnas.search.ppo import ppo_search
 from unnas.search.random_search import random_search
 from unnas.search.rea import rea_search
 from unnas.spaces.nasbench101.spec import MAX_EDGES, MAX_VERTICES, ModelSpec
+from unnas.trials.executor import LocalProcesses
+from unnas.trials.spaces import view as space_for
 
 
 @pytest.mark.parametrize("name", ["darts", "nasbench101"])
@@ -41,9 +41,18 @@ def test_mutation_is_valid_and_different(name):
         arch = child
 
 
+class _Toy:
+    """Fitness = how many code positions an architecture shares with a target (picklable: runs in workers too)."""
+
+    def __init__(self, space, target):
+        self.space, self.code = space, space.encode(target)
+
+    def __call__(self, arch, seed):
+        return {"fitness": float((self.space.encode(self.space.from_json(arch)) == self.code).sum()), "status": "ok"}
+
+
 def _toy(space, target):
-    code = space.encode(target)
-    return lambda arch, seed: {"fitness": float((space.encode(space.from_json(arch)) == code).sum()), "status": "ok"}
+    return _Toy(space, target)
 
 
 def _evals_to_optimum(strategy, space, fitness, optimum, seed, budget):
@@ -174,15 +183,18 @@ def test_two_workers_rea_resumes_without_re_evaluating(tmp_path, cli):
     assert len([r for r in second if r["key"] in old]) == 4
 
 
+def _older_is_fitter(arch, seed):
+    """Fitness falls with the time an evaluation starts (one clock for every worker process), and the evaluations
+    take different times, so answers come back out of order."""
+    start = time.time()
+    time.sleep(0.002 * (len(json.dumps(arch)) % 3))
+    return {"fitness": -start, "status": "ok"}
+
+
 def test_async_rea_ages_its_population(tmp_path):
     """Older is fitter: with a tournament over the whole population, every child's parent is the fittest of the
     last ``population`` answers when it was proposed: never an aged-out member, never a member too many."""
-    space, population, order = space_for("darts"), 4, itertools.count()
-
-    def fitness(arch, seed):
-        n = next(order)  # atomic: no two calls share a fitness
-        time.sleep(0.002 * (n % 3))  # completions out of call order
-        return {"fitness": -float(n), "status": "ok"}
+    space, population = space_for("darts"), 4
 
     class Logged(BlackBoxRun):
         answers: list = []
@@ -197,10 +209,9 @@ def test_async_rea_ages_its_population(tmp_path):
             self.answers += [(arch, f) for _tag, arch, f in out]
             return out
 
-    pool = EvaluationPool(fitness, 2, lambda: ThreadPoolExecutor(2))
-    run = Logged(space, fitness, 24, seed=0, pool=pool)
-    rea_search(run, np.random.default_rng(0), population=population, sample=population, asynchronous=True)
-    pool.close()
+    with LocalProcesses(2, "cpu") as pool:
+        run = Logged(space, _older_is_fitter, 24, seed=0, pool=pool)
+        rea_search(run, np.random.default_rng(0), population=population, sample=population, asynchronous=True)
     assert len(run.records) == 24 and len(run.answers) >= 24
     children = run.proposals_seen[population:]
     assert children and all(seen for _child, seen in children)  # a mutation waits for a member
@@ -214,11 +225,10 @@ def test_async_rea_ages_its_population(tmp_path):
 def test_sequential_rea_on_workers_evaluates_what_one_worker_does():
     space = space_for("nasbench101")
     fitness = _toy(space, space.sample(np.random.default_rng(2)))
-    pool = EvaluationPool(fitness, 3, lambda: ThreadPoolExecutor(3))
-    runs = [BlackBoxRun(space, fitness, 30, seed=0), BlackBoxRun(space, fitness, 30, seed=0, pool=pool)]
-    for run in runs:
-        rea_search(run, np.random.default_rng(4), population=6, sample=3, asynchronous=False)
-    pool.close()
+    with LocalProcesses(3, "cpu") as pool:
+        runs = [BlackBoxRun(space, fitness, 30, seed=0), BlackBoxRun(space, fitness, 30, seed=0, pool=pool)]
+        for run in runs:
+            rea_search(run, np.random.default_rng(4), population=6, sample=3, asynchronous=False)
     one, three = ([r["key"] for r in run.records] for run in runs)
     assert sorted(one[:6]) == sorted(three[:6]) and one[6:] == three[6:]  # only the initial population in parallel
 
@@ -247,12 +257,9 @@ def test_a_dead_worker_fails_only_its_candidate():
     rng = np.random.default_rng(0)
     samples = [space.sample(rng) for _ in range(4)]
     fitness = _DiesOn(space.to_json(samples[1]))
-    pool = local_pool(fitness, 2, "cpu")
-    try:
+    with LocalProcesses(2, "cpu") as pool:
         run = BlackBoxRun(space, fitness, 4, seed=0, pool=pool)
         random_search(run, np.random.default_rng(0))
-    finally:
-        pool.close()
     by_key = {r["key"]: r for r in run.records}
     assert sorted(by_key) == sorted(space.key(a) for a in samples)
     dead = by_key[space.key(samples[1])]
@@ -269,7 +276,8 @@ def test_bad_pool_setting_is_one_line_error(tmp_path, cli, override, needle):
 
 def test_resume_under_another_fitness_is_refused_and_changes_nothing(tmp_path, cli):
     """A history's fitness values are only comparable under the settings that made them: a resume may
-    grow (or shrink) the budget, but another fitness, task, recipe, data or seed is one line and exit 1."""
+    grow (or shrink) the budget, but another fitness, task, recipe, data or seed is one line and exit 1; a key
+    of another strategy's schema is refused as unknown (exit 2)."""
     out = tmp_path / "run"
     base = ("strategy=random", f"out_dir={out}", *NASWOT_ON_DEMO)
     code, stdout, err = cli("search", *base, "fitness.budget=2")
@@ -281,6 +289,9 @@ def test_resume_under_another_fitness_is_refused_and_changes_nothing(tmp_path, c
         code, _stdout, err = cli("search", *base, "fitness.budget=3", change)
         assert code != 0 and len(err.strip().splitlines()) == 1 and key in err and "new out_dir" in err, (change, err)
         assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before, change
-    code, stdout, err = cli("search", *base, "fitness.budget=3", "optim.lr=0.5")  # a DARTS key: not the fitness's
+    code, _stdout, err = cli("search", *base, "fitness.budget=3", "optim.lr=0.5")  # a DARTS key: not this schema's
+    assert code == 2 and "optim" in err and len(err.strip().splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    code, stdout, err = cli("search", *base, "fitness.budget=3")  # a larger budget continues it
     assert code == 0, stdout + err
     assert len((out / HISTORY).read_text().splitlines()) == 3

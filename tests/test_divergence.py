@@ -210,7 +210,7 @@ def test_sample_study_jobs_diverge_and_stay_out_of_the_analysis(tmp_path, cli):
 def test_search_study_search_diverged_is_recorded_so_and_leaves_no_genotype(tmp_path):
     import argparse
 
-    from unnas.commands.study import load_study
+    from unnas.commands._study import load_study
     from unnas.study.plan import build_plan
     from unnas.study.search_jobs import execute_search_study_job
 

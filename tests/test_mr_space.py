@@ -12,8 +12,7 @@ import torch
 from eval.heads import ASPP
 from unnas.cli import main
 from unnas.errors import GenotypeError
-from unnas.search.blackbox import space_for
-from unnas.spaces.codes import code_space
+from unnas.trials.spaces import code_space, view
 from unnas.spaces.mr import MRArch, MRNetwork, MRSpace, load_arch, save_samples
 from unnas.spaces.mr.arch import LABELS, RANGES
 
@@ -113,7 +112,7 @@ def test_mutation_is_always_valid_and_changes_exactly_one_value():
 
 
 def test_black_box_view_decisions_round_trip():
-    space = space_for("mr")
+    space = view("mr")
     assert isinstance(space, MRSpace) and space.decisions()[:3] == [16, 16, 4]
     arch = MRArch(SMALL)
     choices = [list(r).index(v) for v, r in zip(arch.code, RANGES)]
@@ -206,7 +205,7 @@ def test_info_cli_on_a_code_file(tmp_path, capsys):
 def test_studies_sample_plan_and_run_mr_architectures(tmp_path):
     from test_study_plan import tiny_config
 
-    from unnas.study.job import run_job
+    from unnas.study.jobs import run_job
     from unnas.study.plan import build_plan
 
     plan = build_plan(tiny_config(tmp_path, "space=mr", "archs=sample", "count=3", "proxies=[]"))

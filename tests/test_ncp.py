@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from unnas.errors import GenotypeError
-from unnas.spaces.codes import code_space
+from unnas.trials.spaces import code_space
 from unnas.spaces.darts.genotype import Genotype
 from unnas.spaces.nasbench101 import ModelSpec, SpecError
 from unnas.spaces.nasbench101.spec import MAX_EDGES
@@ -141,7 +141,7 @@ def test_predictor_learns_an_additive_metric():
 def _write_study(root, n_archs=12, tasks=("rotation",), proxies=("synflow",), missing=()):
     """A finished study directory in the real layout: plan.json plus one results/<job>.json per job."""
     from unnas.atomic import atomic_write_json
-    from unnas.study.results import write_row
+    from unnas.trials.rows import write_row
 
     rng = np.random.default_rng(3)
     archs = {f"{i:05d}": sample_genotype(rng).to_list() for i in range(n_archs)}

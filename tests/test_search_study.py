@@ -11,12 +11,12 @@ import yaml
 from test_study_faults import start_driver, wait_for
 from test_study_plan import write_tiny_study
 
-from unnas.commands.study import load_study
+from unnas.commands._study import load_study
 from unnas.errors import ConfigError
 from unnas.study.plan import build_plan, describe_plan, write_plan
-from unnas.study.results import read_rows, row_path, write_row
-from unnas.study.runner import LocalRunner
-from unnas.study.search_queue import DependencyQueue, dependency_waves, slurm_dependency
+from unnas.trials.rows import read_rows, row_path, write_row
+from unnas.study.runner import run_jobs
+from unnas.trials.executor import InProcess
 
 
 def write_search_study(tmp_path, **changes):
@@ -122,28 +122,17 @@ def test_mistakes_are_one_line_config_errors(tmp_path, override, words):
     assert words in str(err.value) and "\n" not in str(err.value)
 
 
-def test_trains_of_a_diverged_search_never_run_and_slurm_waits_by_dependency(tmp_path):
+def test_trains_of_a_diverged_search_never_run(tmp_path):
+    """A train whose search diverged is blocked: it trains nothing and leaves no row (it stays pending, never
+    counted). How the executor orders searches, trains and random trains, and how SLURM holds a search's
+    trains, is tested in tests/test_executor.py."""
     cfg = load(write_search_study(tmp_path))
     jobs = build_plan(cfg)["jobs"]
     trains = [j for j in jobs if j.get("depends_on") == "search-jigsaw-s1"]
     write_row(cfg.out_dir, {"job_id": "search-jigsaw-s1", "status": "diverged", "metric": None})
-    assert LocalRunner(workers=1).run(trains, cfg, cfg.out_dir) == []  # blocked: nothing runs, no row
+    rows = run_jobs(InProcess(), trains, cfg, cfg.out_dir)
+    assert [r["status"] for r in rows] == ["blocked"] * len(trains) and "diverged" in rows[0]["error"]
     assert not row_path(cfg.out_dir, trains[0]["job_id"]).exists()
-    queue = DependencyQueue(jobs, cfg.out_dir)
-    taken = [queue.take()["job_id"] for _ in range(2)]
-    assert taken == ["search-rotation-s1", "search-jigsaw-s1"]  # queued in this run: a retry
-    assert queue.take()["source"] == "random"  # rotation's train waits for its running search
-    queue.finish({"job_id": "search-rotation-s1", "status": "ok"})
-    assert queue.take()["depends_on"] == "search-rotation-s1"
-    queue.finish({"job_id": "search-jigsaw-s1", "status": "failed"})
-    assert queue.take()["source"] == "random" and queue.take() is None
-    assert [j["job_id"] for j in queue.stuck()] == [trains[0]["job_id"]]
-
-    first, waiting = dependency_waves(jobs)  # SLURM: searches and random trains, then one array per search
-    assert {j["job_id"] for j in first} == {j["job_id"] for j in jobs if not j.get("depends_on")}
-    assert {k: [j["job_id"] for j in v] for k, v in waiting.items()} == {
-        f"search-{t}-s1": [f"{t}-s1-classification-t1"] for t in ("rotation", "jigsaw")}
-    assert slurm_dependency(["17_0"]) == "afterok:17_0"
 
 
 def test_search_study_end_to_end_killed_resumed_and_analysed(tmp_path, cli):

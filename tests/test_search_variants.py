@@ -11,7 +11,7 @@ from test_search_study import load, write_search_study
 
 from unnas.study.fingerprint import fingerprint
 from unnas.study.plan import build_plan
-from unnas.study.results import read_rows
+from unnas.trials.rows import read_rows
 from unnas.study.search_plan import ARGMAX_GENOTYPE, SAMPLED_GENOTYPE, search_config
 
 ENTROPY = {"entropy_weight": 30.0, "entropy_schedule": "linear"}
@@ -91,7 +91,7 @@ def test_variants_plan_labels_tasks_ids_and_configs(tmp_path):
     (["search.variants.dd.task=rotation", "search_tasks=[dd]", "search.variants.dd.overrides.arch.relaxaton=gumbel"],
      "search variant 'dd' (task 'rotation')"),
     (["search.variants.dd.task=rotation", "search_tasks=[dd]", "search.variants.dd.overrides.arch.relaxation=snas"],
-     "search variant 'dd' (task 'rotation'): arch.relaxation='snas' is not one of softmax, gumbel"),
+     "arch.relaxation='snas' is invalid: must be one of softmax, gumbel"),
     (["search.variants.a/b.task=rotation"], "search.variants: name 'a/b' must be letters"),
 ])
 def test_variant_mistakes_are_one_line_errors_through_the_cli(tmp_path, cli, overrides, words):

@@ -6,7 +6,7 @@ import warnings
 from test_study_plan import write_tiny_study
 
 from unnas.study.plan import build_plan
-from unnas.study.results import write_row
+from unnas.trials.rows import write_row
 
 
 def strict_json(text: str):

@@ -17,8 +17,9 @@ from conftest import REPO
 from test_study_plan import tiny_config, write_tiny_study
 
 from unnas.study.plan import build_plan
-from unnas.study.results import read_rows
-from unnas.study.runner import LocalRunner
+from unnas.trials.rows import read_rows
+from unnas.study.runner import run_jobs
+from unnas.trials.executor import LocalProcesses
 
 #: Rotation jobs train several epochs (about a second here), so a kill lands inside one.
 SLOW_ROTATION = {"rotation": {"batch_size": 2, "epochs": 8}}
@@ -72,7 +73,7 @@ def start_driver(config: Path, *extra: str) -> subprocess.Popen:
 def test_a_killed_worker_loses_only_its_own_job_and_is_replaced(tmp_path):
     cfg = tiny_config(tmp_path, "count=4", "proxies=[]", recipes=SLOW_ROTATION)
     plan = build_plan(cfg)
-    runner = LocalRunner(workers=2)
+    runner = LocalProcesses(2, "cpu")
     victim: dict = {}
 
     def kill_a_busy_worker():
@@ -83,7 +84,8 @@ def test_a_killed_worker_loses_only_its_own_job_and_is_replaced(tmp_path):
         while not victim:
             state = runner.state()
             for w in state["workers"]:
-                if (w["job_id"] and "rotation" in w["job_id"] and w["done"] >= 1 and state["queued"] >= 2):
+                job_id = w["task"].args[0]["job_id"] if w["task"] is not None else None
+                if (job_id and "rotation" in job_id and w["done"] >= 1 and state["queued"] >= 2):
                     os.kill(w["pid"], signal.SIGKILL)
                     victim.update(w, queued=state["queued"])
                     return
@@ -91,7 +93,7 @@ def test_a_killed_worker_loses_only_its_own_job_and_is_replaced(tmp_path):
 
     killer = threading.Thread(target=kill_a_busy_worker, daemon=True)
     killer.start()
-    rows = runner.run(plan["jobs"], cfg, cfg.out_dir)
+    rows = run_jobs(runner, plan["jobs"], cfg, cfg.out_dir)
     killer.join(timeout=1)
 
     assert victim, "no worker was ever busy with a rotation job"

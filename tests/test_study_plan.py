@@ -108,7 +108,7 @@ def test_archs_from_a_samples_file(tmp_path):
     path = save_samples(tmp_path / "mine.json", samples)
     plan = build_plan(tiny_config(tmp_path, f"archs={path}", "count=null"))
     assert {j["arch_id"] for j in plan["jobs"]} == {"x0", "x1"} and plan["archs"] == 2
-    with pytest.raises(ConfigError, match="neither paper, sample, an existing samples JSON file nor a directory"):
+    with pytest.raises(ConfigError, match="neither paper, sample, all, an existing samples file nor a directory"):
         build_plan(tiny_config(tmp_path, f"archs={tmp_path / 'missing.json'}"))
 
 
@@ -148,7 +148,7 @@ PRESETS = sorted(p for p in (REPO / "configs" / "study").rglob("*.yaml") if p.pa
 
 @pytest.mark.parametrize("path", PRESETS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_presets_plan(path):
-    from unnas.study.job import recipe_for
+    from unnas.study.jobs import recipe_for
 
     cfg = load_config(StudyConfig, path, ["data.root=/data"])
     plan = build_plan(cfg)

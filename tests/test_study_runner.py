@@ -9,8 +9,11 @@ from test_study_plan import tiny_config
 
 from unnas.errors import DataError
 from unnas.study.plan import build_plan
-from unnas.study.results import pending_jobs, read_rows, row_path, write_row
-from unnas.study.runner import LocalRunner, SlurmRunner, run_job
+from unnas.study.results import pending_jobs
+from unnas.trials.rows import read_rows, row_path, write_row
+from unnas.study.jobs import run_job
+from unnas.study.runner import run_jobs
+from unnas.trials.executor import InProcess, build_executor
 
 ROW_KEYS = {"job_id", "arch_id", "task", "kind", "seed", "status", "metric", "final", "max_over_epochs", "params", "madds",
             "wall_clock_s", "error", "fingerprint"}
@@ -22,7 +25,7 @@ def test_local_runner_rows_failures_and_skipping(tmp_path):
     jobs = copy.deepcopy(plan["jobs"])
     broken = next(j for j in jobs if j["task"] == "rotation")
     broken["arch"] = {"normal": [["conv_9x9", 0]]}  # not a DARTS genotype: this job must fail alone
-    rows = LocalRunner(workers=1).run(jobs, cfg, cfg.out_dir)
+    rows = run_jobs(InProcess(), jobs, cfg, cfg.out_dir)
 
     assert len(rows) == len(jobs) == 9
     by_id = {r["job_id"]: r for r in read_rows(cfg.out_dir, plan["fingerprint"])}
@@ -46,7 +49,7 @@ def test_local_runner_rows_failures_and_skipping(tmp_path):
     assert pending_jobs(plan["jobs"], by_id.values()) == []
     retry = pending_jobs(plan["jobs"], by_id.values(), retry_failed=True)
     assert [j["job_id"] for j in retry] == [broken["job_id"]]
-    LocalRunner(workers=1).run(retry, cfg, cfg.out_dir)
+    run_jobs(InProcess(), retry, cfg, cfg.out_dir)
     rows = read_rows(cfg.out_dir, plan["fingerprint"])
     assert len(rows) == 9 and all(r["status"] == "ok" for r in rows)
 
@@ -75,8 +78,8 @@ def test_submitit_local_cluster_runs_a_job(tmp_path):
     cfg = tiny_config(tmp_path, "tasks=[classification]", "proxies=[]", "slurm.cluster=local", "slurm.time_min=5",
                       "slurm.cpus_per_task=1")
     job = build_plan(cfg)["jobs"][0]
-    runner = SlurmRunner(cfg.slurm, tmp_path / "study" / "submitit")
-    (row,) = runner.run([job], cfg, cfg.out_dir)
+    executor = build_executor("slurm", 0, "cpu", cfg.slurm, tmp_path / "study" / "submitit")
+    (row,) = run_jobs(executor, [job], cfg, cfg.out_dir)
     assert row["status"] == "ok", row.get("error")
     assert json.loads(row_path(cfg.out_dir, job["job_id"]).read_text())["metric"] == row["metric"]
 
@@ -114,13 +117,13 @@ def test_rank_by_picks_the_final_epoch_unless_told_otherwise(tmp_path):
 def test_rank_by_is_checked(tmp_path):
     from unnas.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="rank_by='best' is not one of final, best_epoch_on_test") as err:
+    with pytest.raises(ConfigError, match="rank_by='best' is invalid: must be one of final, best_epoch_on_test") as err:
         tiny_config(tmp_path, "rank_by=best")
     assert "\n" not in str(err.value)
 
 
 def test_non_finite_numbers_are_stored_as_null_and_files_stay_strict(tmp_path):
-    from unnas.study.results import finite_only
+    from unnas.trials.rows import finite_only
 
     result = {"metric": float("nan"), "final": {"top1": 12.5, "loss": float("inf")}, "curve": [1.0, float("-inf")],
               "epochs": 1}

@@ -11,7 +11,7 @@ from test_study_plan import tiny_config, write_tiny_study
 from unnas.study.analysis import noise_ceiling, rank_correlation
 from unnas.study.plan import build_plan
 from unnas.study.report import CEILING_SENTENCE, ONE_SEED_SENTENCE
-from unnas.study.results import write_row
+from unnas.trials.rows import write_row
 
 
 def analyzed_study(tmp_path, cli, metric, **changes):

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from unnas.atomic import atomic_write_json
+from unnas.engine.lock import DirLock
 from unnas.search.ncp_plots import prediction_scatter
 from unnas.search.predictor import FitSettings, fit_study
 
@@ -17,17 +18,18 @@ def main(args) -> int:
     metrics = [m for m in (args.metrics or "").split(",") if m]
     predictor, table = fit_study(args.study_dir, settings, metrics or None)
     out = Path(args.out or args.study_dir)
-    path = predictor.save(out / "predictor.pt")
     index = {a: i for i, a in enumerate(table.ids)}
     train = [index[a] for a in predictor.split["train"]]
     val = [index[a] for a in predictor.split["val"]]
-    prediction_scatter(out / "predictions.png", table.metrics, table.values, predictor.predict(table.codes),
-                       train, val, predictor.scores)
-    seconds = time.perf_counter() - start
-    atomic_write_json(out / "predictor.json", {"study": table.study, "space": table.space, "metrics": table.metrics,
-                                               "rows": len(table.ids), "train": len(train), "val": len(val),
-                                               "scores": predictor.scores, "seconds": round(seconds, 3),
-                                               "cpu_seconds": round(time.process_time() - cpu, 3)})
+    with DirLock(out, what="predictor folder"):  # a file, an unwritable path or a busy folder: one line
+        path = predictor.save(out / "predictor.pt")
+        prediction_scatter(out / "predictions.png", table.metrics, table.values, predictor.predict(table.codes),
+                           train, val, predictor.scores)
+        seconds = time.perf_counter() - start
+        atomic_write_json(out / "predictor.json", {
+            "study": table.study, "space": table.space, "metrics": table.metrics, "rows": len(table.ids),
+            "train": len(train), "val": len(val), "scores": predictor.scores, "seconds": round(seconds, 3),
+            "cpu_seconds": round(time.process_time() - cpu, 3)})
     print(f"unnas predictor: {len(table.ids)} {table.space} architectures ({len(train)} train, {len(val)} validation), "
           f"{settings.epochs} epochs, {seconds:.1f} s")
     width = max(len(m) for m in table.metrics)

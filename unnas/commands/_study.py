@@ -8,6 +8,7 @@ from pathlib import Path
 from unnas.atomic import remove_stale_temps
 from unnas.config import load_config, resolve_config_path
 from unnas.engine.lock import DirLock
+from unnas.engine.run_kind import check_run_kind
 from unnas.errors import ConfigError
 from unnas.study.plan import PLAN_FILE, build_plan, check_fingerprint, describe_plan, read_plan, write_plan
 from unnas.study.report import ONE_SEED_SENTENCE, constant_sentences, diverged_sentence, small_n_sentences, write_report
@@ -40,8 +41,6 @@ def load_study(args, extra: list[str] = ()):
 
 def _plan(cfg):
     """The plan for ``cfg``, checked against ``<out_dir>/plan.json`` (nothing is written)."""
-
-
     plan = build_plan(cfg)
     old = read_plan(cfg.out_dir)
     if old is not None:
@@ -50,15 +49,14 @@ def _plan(cfg):
 
 
 def _locked(cfg):
-    """The study directory's lock (one writer; refused at once, naming the holder's pid)."""
-
+    """The study directory's lock (one writer; refused at once, naming the holder's pid); a directory of
+    another kind of run (a search's, a train's) is refused before anything is written."""
+    check_run_kind(cfg.out_dir, "study")
     return DirLock(cfg.out_dir, what="study directory")
 
 
 def _remove_stale_temps(cfg) -> None:
     """Temp files of writes killed in an earlier run (only safe while holding the lock)."""
-
-
     for folder in (Path(cfg.out_dir), Path(cfg.out_dir) / RESULTS_DIR):
         remove_stale_temps(folder)
 

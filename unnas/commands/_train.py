@@ -67,8 +67,6 @@ def main(args) -> int:
     if args.print_config:
         print(config_to_yaml(cfg), end="")
         return 0
-
-
     genotype = load_genotype(cfg.arch)  # a bad ARCH fails before any data is read
     validate_recipe(cfg.recipe)
     try:

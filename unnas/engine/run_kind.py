@@ -63,5 +63,5 @@ def check_run_kind(path: str | Path, kind: str) -> None:
     """Refuse a directory that holds a run of another kind (``kind`` as :func:`detailed_kind` names it)."""
     found = detailed_kind(path)
     if found is not None and found != kind:
-        raise CheckpointError(f"{path} holds {describe_kind(found)}, not {describe_kind(kind)}; choose another out_dir "
+        raise CheckpointError(f"{path} holds {describe_kind(found)}, not {describe_kind(kind)}; choose a new out_dir "
                               "(a run directory holds one kind of run)")

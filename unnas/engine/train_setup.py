@@ -13,11 +13,11 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 import pretext
-from eval.networks import DEFAULTS, SETTINGS, SegmentationNetwork, build_network, default_width
+from eval.networks import DEFAULTS, SegmentationNetwork, build_network, default_width
+from unnas.config.rules import check_batch_for_task, check_config
 from unnas.config.train_schema import TrainConfig
 from unnas.data import build_dataset
 from unnas.engine.task_setup import build_task_for_data
-from unnas.engine.trainer import SELECTIONS
 from unnas.errors import ConfigError, DataError
 from unnas.spaces.darts.genotype import Genotype, load_genotype
 
@@ -32,16 +32,10 @@ def resolve_train_config(cfg: TrainConfig) -> TrainConfig:
     if not cfg.arch:
         raise ConfigError("no architecture given; pass ARCH (a published name such as darts_v2, a genotype file "
                           "or an `unnas search` run directory)")
-    if cfg.setting not in SETTINGS:
-        raise ConfigError(f"setting={cfg.setting!r} is unknown; choose one of {', '.join(SETTINGS)}")
-    f = cfg.data.val_fraction
-    if not (isinstance(f, (int, float)) and 0 <= f < 1):
-        raise ConfigError(f"data.val_fraction={f!r} is invalid: must be in [0, 1) (the share of the train split "
-                          "held out for validation; 0: none)")
-    if cfg.select not in SELECTIONS:
-        raise ConfigError(f"select={cfg.select!r} is invalid: must be one of {', '.join(SELECTIONS)}")
+    check_config(cfg)  # setting, select, val_fraction, the recipe: the schema's rules (a config built in code too)
     if cfg.task is None:
         cfg.task = "segmentation" if cfg.setting == "cityscapes" else "classification"
+    check_batch_for_task(cfg.recipe.batch_size, cfg.task, "recipe.batch_size")
     if cfg.data.test_split is None:
         cfg.data.test_split = "test" if cfg.data.name in TEST_SPLIT_READERS else "val"
     if cfg.out_dir is None:

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 import pretext
 from unnas.atomic import atomic_torch_save
+from unnas.config.rules import check_config
 from unnas.config.train_schema import Recipe
 from unnas.data.sampling import SeededSampler
 from unnas.engine import distributed
@@ -44,6 +45,7 @@ from unnas.engine.lock import DirLock
 from unnas.engine.precise_bn import bn_layers, update_bn_stats
 from unnas.engine.preflight import check_first_batches
 from unnas.engine.rng import capture_rng, restore_rng
+from unnas.engine.run_kind import check_run_kind
 from unnas.engine.rundir import RunDir
 from unnas.engine.schedule import cosine_lr
 from unnas.errors import CheckpointError, ConfigError, DataError, UnnasError, one_line
@@ -67,30 +69,11 @@ def primary_metric(metrics: dict[str, float]) -> str | None:
 
 
 def validate_recipe(r: Recipe) -> None:
-    """Value checks with a one-line message naming the field."""
-    checks = [
-        (r.epochs >= 1, "epochs", r.epochs, "at least 1"),
-        (r.batch_size >= 1, "batch_size", r.batch_size, "at least 1"),
-        (r.lr > 0, "lr", r.lr, "positive"),
-        (0 <= r.lr_min <= r.lr, "lr_min", r.lr_min, "in [0, lr]"),
-        (0 <= r.momentum < 1, "momentum", r.momentum, "in [0, 1)"),
-        (not r.nesterov or r.momentum > 0, "nesterov", r.nesterov, "false when momentum is 0"),
-        (r.weight_decay >= 0, "weight_decay", r.weight_decay, "0 or more"),
-        (0 <= r.warmup_epochs <= r.epochs, "warmup_epochs", r.warmup_epochs, "in [0, epochs]"),
-        (0 < r.warmup_factor <= 1, "warmup_factor", r.warmup_factor, "in (0, 1]"),
-        (r.grad_clip is None or r.grad_clip > 0, "grad_clip", r.grad_clip, "positive (or null for none)"),
-        (r.aux_weight >= 0, "aux_weight", r.aux_weight, "0 or more"),
-        (0 <= r.drop_path < 1, "drop_path", r.drop_path, "in [0, 1)"),
-        (r.test_batch_size >= 1, "test_batch_size", r.test_batch_size, "at least 1"),
-        (r.precise_bn_batches >= 0, "precise_bn_batches", r.precise_bn_batches, "0 or more"),
-        (r.eval_every >= 1, "eval_every", r.eval_every, "at least 1"),
-        (r.num_workers >= 0, "num_workers", r.num_workers, "0 or more"),
-        (r.max_iters_per_epoch is None or r.max_iters_per_epoch >= 1, "max_iters_per_epoch",
-         r.max_iters_per_epoch, "at least 1 (or null for the whole split)"),
-    ]
-    for ok, key, value, rule in checks:
-        if not ok:
-            raise ConfigError(f"recipe.{key}={value!r} is invalid: must be {rule}")
+    """The Recipe's rules (finite numbers in range, unnas/config/rules.py), for a recipe built in code; one line
+    naming ``recipe.<key>``."""
+    check_config(r, "recipe.")
+    if r.nesterov and r.momentum <= 0:
+        raise ConfigError(f"recipe.nesterov={r.nesterov!r} is invalid: must be false when momentum is 0")
 
 
 def epoch_lr(r: Recipe, epoch: int) -> float:
@@ -305,8 +288,7 @@ class _Training:
         failure, state = None, None
         if self.dist.is_main:
             try:
-                if rd.path.exists() and not rd.path.is_dir():
-                    raise CheckpointError(f"run directory {rd.path} exists and is not a directory; choose another")
+                check_run_kind(rd.path, "train")  # never a search's (or a study's) directory
                 self.lock = DirLock(rd.path).acquire()
                 rd.remove_stale_temps()
                 if rd.has_checkpoint():

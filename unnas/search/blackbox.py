@@ -17,6 +17,7 @@ uninterrupted one would have (it still never evaluates a recorded architecture a
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections import Counter
@@ -32,6 +33,8 @@ from unnas.errors import CheckpointError, ConfigError, DivergedError, NoResultEr
 from unnas.figures import plt, save_figure
 
 HISTORY = "history.jsonl"
+#: What every line of history.jsonl holds (besides params, flops, seconds, status, error).
+RECORD_KEYS = ("key", "arch", "fitness")
 #: Proposals per unit of budget before a strategy that keeps re-proposing known architectures is stopped.
 MAX_PROPOSALS_PER_EVAL = 100
 #: The config sections a black-box search depends on (the rest configures DARTS and is ignored).
@@ -68,10 +71,19 @@ def read_history(path: Path) -> list[dict]:
     for n, line in enumerate(path.read_text().splitlines(), 1):
         if line.strip():
             try:
-                out.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:
                 raise CheckpointError(f"{path}:{n} is not valid JSON; delete that line (or the file) to re-evaluate "
                                       "from there") from None
+            missing = [k for k in RECORD_KEYS if not isinstance(record, dict) or k not in record]
+            if missing or not isinstance(record["key"], str):
+                raise CheckpointError(f"{path}:{n} is not an evaluation record (it needs {', '.join(RECORD_KEYS)}); "
+                                      "delete that line (or the file) to re-evaluate from there")
+            fitness = record["fitness"]
+            if fitness is not None and not (isinstance(fitness, (int, float)) and math.isfinite(fitness)):
+                raise CheckpointError(f"{path}:{n}: fitness {fitness!r} is not a finite number or null; delete that "
+                                      "line to evaluate it again")
+            out.append(record)
     return out
 
 

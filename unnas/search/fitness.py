@@ -57,14 +57,16 @@ class Fitness:
         return f"{self.proxy} score" if self.proxy else f"held-out {self.template.task}"
 
     def check(self) -> None:
-        """Build the data split and the task once, as every candidate will (one-line errors, nothing written)."""
+        """Build the data split (and the trained task) once, as every candidate will: one-line errors, nothing
+        written."""
         spec = self.template
         train_set = trial_datasets(spec)[0]
-        if len(train_set) < spec.proxy_batch_size and spec.kind == "proxy":
-            raise ConfigError(f"fitness.proxy_batch_size={spec.proxy_batch_size} but the training split holds "
-                              f"{len(train_set)} images; lower it")
-        build_task("classification" if spec.kind == "proxy" else spec.task, spec.task_options, spec.data.name,
-                   train_set)
+        if spec.kind == "proxy":  # the proxy's network and batch come from the data (labels or not)
+            if len(train_set) < spec.proxy_batch_size:
+                raise ConfigError(f"fitness.proxy_batch_size={spec.proxy_batch_size} but the training split holds "
+                                  f"{len(train_set)} images; lower it")
+            return
+        build_task(spec.task, spec.task_options, spec.data.name, train_set)
 
     def __call__(self, arch: Any, seed: int) -> dict:
         start = time.perf_counter()

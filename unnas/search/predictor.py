@@ -148,11 +148,19 @@ def load_predictor(path: str | Path) -> Predictor:
         raise DataError(f"predictor {path} cannot be read ({str(exc).splitlines()[0][:120]}); fit it again") from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise DataError(f"{path} is not a predictor written by `unnas predictor fit` (format {FORMAT})")
-    settings = FitSettings(**obj["settings"])
-    net = PredictorNet(obj["dim"], len(obj["metrics"]), dropout=settings.dropout)
-    net.load_state_dict(obj["state_dict"])
-    return Predictor(obj["space"], list(obj["metrics"]), net.eval(), Normaliser(**obj["normaliser"]), settings,
-                     obj["split"], obj["scores"], obj["study"])
+    try:
+        settings = FitSettings(**obj["settings"])
+        net = PredictorNet(obj["dim"], len(obj["metrics"]), dropout=settings.dropout)
+        net.load_state_dict(obj["state_dict"])
+        predictor = Predictor(obj["space"], list(obj["metrics"]), net.eval(), Normaliser(**obj["normaliser"]),
+                              settings, obj["split"], obj["scores"], obj["study"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # the tag, but not the content
+        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise DataError(f"predictor {path} is damaged or of another version ({detail}); fit it again") from None
+    if predictor.code.dim != obj["dim"]:
+        raise DataError(f"predictor {path} takes {obj['dim']}-value codes but space {obj['space']} has "
+                        f"{predictor.code.dim}; fit it again")
+    return predictor
 
 
 # ----------------------------------------------------------------------------- fitting

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from unnas.config.rules import check_batch_for_task
 from unnas.errors import ConfigError, one_line
 from unnas.trials.run import run_trial
 from unnas.trials.spaces import get_space
@@ -22,7 +23,9 @@ from .fingerprint import fingerprint
 
 def recipe_for(cfg, task: str):
     """The trainer's Recipe for ``task``: its defaults ← ``cfg.recipe`` ← ``cfg.recipes[task]``."""
-    return merge_recipe(("recipe", cfg.recipe), (f"recipes.{task}", cfg.recipes.get(task, {})))
+    recipe = merge_recipe(("recipe", cfg.recipe), (f"recipes.{task}", cfg.recipes.get(task, {})))
+    check_batch_for_task(recipe.batch_size, task, f"recipes.{task}.batch_size")
+    return recipe
 
 
 def data_config(cfg, task: str):
@@ -43,7 +46,8 @@ def trial_spec(job: dict, cfg) -> TrialSpec:
     return TrialSpec(space=cfg.space, arch=job["arch"], task=job["task"], kind=job["kind"], seed=job["seed"],
                      task_options=dict(cfg.task_options.get(options_of, {})),
                      data=cfg.data if proxy else data_config(cfg, job["task"]), network=cfg.network,
-                     recipe=None if proxy else recipe_for(cfg, job["task"]), proxy_batch_size=cfg.proxy_batch_size,
+                     recipe=None if proxy else recipe_for(cfg, job["task"]),
+                     proxy_batch_size=getattr(cfg, "proxy_batch_size", 64),
                      rank_by=getattr(cfg, "rank_by", "final"), device=cfg.device)
 
 

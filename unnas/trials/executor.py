@@ -224,9 +224,9 @@ class LocalProcesses(Executor):
         return [s.task for s in self._slots if s.task is not None]
 
     def state(self) -> dict:
-        """What the pool is doing: tasks queued, and per live worker its pid, task, start time and tasks done."""
+        """What the pool is doing: tasks queued, and per live worker its pid, GPU, task, start time and tasks done."""
         return {"queued": len(self._queue),
-                "workers": [{"pid": s.proc.pid, "task": s.task, "since": s.task.since if s.task else None,
+                "workers": [{"pid": s.proc.pid, "gpu": s.gpu, "task": s.task, "since": s.task.since if s.task else None,
                              "done": s.done} for s in list(self._slots) if s.proc.is_alive()]}
 
     def _start(self, gpu: int | None) -> _Slot:
@@ -261,8 +261,7 @@ class LocalProcesses(Executor):
         while True:
             self._dispatch()
             busy = [s for s in self._slots if s.task is not None]
-            if self._ended or not busy:
-                self._retire_idle()
+            if self._ended or not busy:  # idle workers wait for the next task (close() stops them)
                 return self._flush()
             ready = set(wait([s.conn for s in busy] + [s.proc.sentinel for s in busy], timeout=None if block else 0))
             for slot in busy:
@@ -290,14 +289,6 @@ class LocalProcesses(Executor):
             slot.task, slot.stopped = None, True
             slot.conn.close()
         self._ended.append(task)
-
-    def _retire_idle(self) -> None:
-        """Workers with nothing left to do (no task queued at all) are told to stop."""
-        if self._queue:
-            return
-        for slot in self._slots:
-            if slot.task is None and not slot.stopped:
-                self._tell_stop(slot)
 
     @staticmethod
     def _tell_stop(slot: _Slot) -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from unnas.errors import DataError
+from unnas.errors import ConfigError, DataError, GenotypeError
 
-from .rows import average_seeds, read_plan, read_rows
+from .rows import PLAN_FILE, average_seeds, read_plan, read_rows
 from .spaces import code_space, get_space
 
 #: Columns every row carries besides its task's metric.
@@ -43,6 +43,15 @@ def read_study_table(study_dir: str | Path) -> StudyTable:
     plan = read_plan(study_dir)
     if plan is None or "archs_by_id" not in plan:
         raise DataError(f"{study_dir} holds no plan.json with architectures; run `unnas study plan|run` first")
+    try:
+        return _table(study_dir, plan)
+    except (KeyError, TypeError, ValueError, AttributeError, ConfigError, GenotypeError) as exc:  # a plan.json edited by hand
+        detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise DataError(f"{study_dir / PLAN_FILE} does not describe this study's results ({type(exc).__name__}: "
+                        f"{detail}); restore it, or plan the study again (`unnas study plan`)") from None
+
+
+def _table(study_dir: Path, plan: dict) -> StudyTable:
     rows = [r for r in read_rows(study_dir, plan.get("fingerprint")) if r.get("status") == "ok"]
     if not rows:
         raise DataError(f"{study_dir}/results holds no finished job; run `unnas study run` first")
