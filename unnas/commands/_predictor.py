@@ -7,17 +7,20 @@ from pathlib import Path
 
 from unnas.atomic import atomic_write_json
 from unnas.engine.lock import DirLock
+from unnas.errors import ConfigError
 from unnas.search.ncp_plots import prediction_scatter
 from unnas.search.predictor import FitSettings, fit_study
 
 
 def main(args) -> int:
+    out = Path(args.out or args.study_dir)
+    if out.exists() and not out.is_dir():  # before the fit, not after it
+        raise ConfigError(f"--out {out} exists and is not a directory; give a folder")
     start = time.perf_counter()
     cpu = time.process_time()
     settings = FitSettings(epochs=args.epochs, val_fraction=args.val_fraction, seed=args.seed)
     metrics = [m for m in (args.metrics or "").split(",") if m]
     predictor, table = fit_study(args.study_dir, settings, metrics or None)
-    out = Path(args.out or args.study_dir)
     index = {a: i for i, a in enumerate(table.ids)}
     train = [index[a] for a in predictor.split["train"]]
     val = [index[a] for a in predictor.split["val"]]

@@ -60,7 +60,10 @@ def describe_kind(kind: str) -> str:
 
 
 def check_run_kind(path: str | Path, kind: str) -> None:
-    """Refuse a directory that holds a run of another kind (``kind`` as :func:`detailed_kind` names it)."""
+    """Refuse a directory that holds a run of another kind (``kind`` as :func:`detailed_kind` names it), or a
+    path that is a file."""
+    if Path(path).exists() and not Path(path).is_dir():
+        raise CheckpointError(f"{path} exists and is not a directory; choose a new out_dir")
     found = detailed_kind(path)
     if found is not None and found != kind:
         raise CheckpointError(f"{path} holds {describe_kind(found)}, not {describe_kind(kind)}; choose a new out_dir "

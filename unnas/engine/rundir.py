@@ -18,9 +18,8 @@ from typing import Any
 
 import yaml
 
-from unnas.errors import CheckpointError
-
 from unnas.atomic import atomic_write_text, remove_stale_temps
+from unnas.errors import CheckpointError
 
 
 class RunDir:

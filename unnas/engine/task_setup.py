@@ -12,6 +12,7 @@ from typing import Any
 import pretext
 from unnas.errors import TaskError
 
+
 def build_task_for_data(name: str, options: dict[str, Any], dataset, data_name: str) -> tuple[pretext.Task, dict]:
     """The task ``name`` with ``options``; mean/std, PCA lighting and num_classes default to the dataset's.
 

@@ -91,16 +91,18 @@ class BlackBoxRun:
     """Budgeted evaluation with a persistent history. ``evaluator(arch_json, seed) -> dict`` with at least
     ``fitness`` (float or None for a failed architecture); ``out_dir=None`` keeps everything in memory.
     ``pool`` (an executor of :mod:`unnas.trials.executor`): evaluations run concurrently, at most
-    ``pool.workers`` at once."""
+    ``pool.workers`` at once. ``history``: the records of ``out_dir``'s history.jsonl, when already read."""
 
     def __init__(self, space, evaluator: Callable[[Any, int], dict], budget: int, seed: int = 0,
-                 out_dir: str | Path | None = None, progress: bool = False, pool=None):
+                 out_dir: str | Path | None = None, progress: bool = False, pool=None, history: list | None = None):
         if budget < 1:
             raise ConfigError(f"fitness.budget must be at least 1, got {budget}")
         self.space, self.evaluator, self.budget, self.seed = space, evaluator, budget, seed
         self.out = None if out_dir is None else Path(out_dir)
         self.records: list[dict] = []  # this run's evaluations, in order
-        self.known = {r["key"]: r for r in read_history(self.out / HISTORY)} if self.out else {}
+        if history is None:
+            history = read_history(self.out / HISTORY) if self.out else []
+        self.known = {r["key"]: r for r in history}
         self.resumed = len(self.known)
         self.proposals = 0
         self.progress = progress

@@ -28,9 +28,10 @@ from unnas.atomic import atomic_write_json, atomic_write_text
 from unnas.engine.lock import DirLock
 from unnas.engine.run_kind import check_run_kind
 from unnas.errors import ConfigError
+from unnas.trials.table import COMPLEXITY
 
 from .ncp_plots import code_trajectory
-from .predictor import COMPLEXITY, Predictor, load_predictor, one_thread
+from .predictor import Predictor, load_predictor, one_thread
 
 #: Below this predicted FLOPs change a dimension counts as free (its gain is divided by this).
 FLOPS_EPS = 1e-6
@@ -238,6 +239,8 @@ def build_terms(cfg) -> list[Term]:
 
 def run_ncp(cfg, config_text: str) -> dict:
     """``unnas search strategy=ncp``: propagate, then write the run directory; returns result.json's content."""
+    out = Path(cfg.out_dir)
+    check_run_kind(out, "search:ncp")  # before anything is read or written
     wall, cpu = time.perf_counter(), time.process_time()
     terms = build_terms(cfg)
     cs = terms[0].predictor.code
@@ -258,8 +261,6 @@ def run_ncp(cfg, config_text: str) -> dict:
         "last_projection": cs.describe(result.last_arch),
         "seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds, 3),
     }
-    out = Path(cfg.out_dir)
-    check_run_kind(out, "search:ncp")
     with DirLock(out):
         atomic_write_text(out / "config.yaml", config_text)
         atomic_write_json(out / cs.arch_file, cs.to_json(result.arch))

@@ -27,7 +27,7 @@ from unnas.atomic import atomic_torch_save
 from unnas.errors import ConfigError, DataError
 from unnas.figures import axis_scale
 from unnas.trials.spaces import code_space
-from unnas.trials.table import COMPLEXITY, StudyTable, read_study_table
+from unnas.trials.table import StudyTable, read_study_table
 
 FORMAT = "unnas-ncp-predictor/1"
 MIN_ROWS = 4

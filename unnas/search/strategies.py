@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from unnas.config import defaults_yaml
 from unnas.atomic import atomic_write_text
+from unnas.config import defaults_yaml
 from unnas.engine.lock import DirLock
 from unnas.engine.run_kind import check_run_kind
 from unnas.trials.executor import build_executor
 from unnas.trials.spaces import view
 
-from .blackbox import BlackBoxRun, check_resume, write_results
+from .blackbox import HISTORY, BlackBoxRun, check_resume, read_history, write_results
 from .fitness import Fitness
 from .ppo import ppo_search
 from .random_search import random_search
@@ -48,12 +48,13 @@ def run_blackbox(cfg, config_text: str) -> dict:
     out = Path(cfg.out_dir)
     check_run_kind(out, f"search:{cfg.strategy}")
     check_resume(out, config_text, defaults_yaml(cfg))
+    history = read_history(out / HISTORY)  # a damaged history stops here, with nothing written
     with DirLock(out):
         atomic_write_text(out / "config.yaml", config_text)
         pool = evaluation_executor(cfg)
         start = time.perf_counter()
         try:
-            run = BlackBoxRun(space, fitness, cfg.fitness.budget, cfg.seed, out, cfg.progress, pool)
+            run = BlackBoxRun(space, fitness, cfg.fitness.budget, cfg.seed, out, cfg.progress, pool, history)
             STRATEGIES[cfg.strategy](run, np.random.default_rng(cfg.seed), cfg)
         finally:
             if pool is not None:
