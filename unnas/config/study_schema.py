@@ -55,7 +55,8 @@ class StudyNetworkConfig:
     modules_per_stack, nasbench201 width/cells_per_stage/variant, transnas base_channels; mr none)."""
 
     rules = {"width": ">= 2", "cells": ">= 1", "stem_width": ">= 1", "num_stacks": ">= 1",
-             "modules_per_stack": ">= 1", "cells_per_stage": ">= 1", "base_channels": ">= 2", "variant": VARIANTS}
+             "modules_per_stack": ">= 1", "cells_per_stage": ">= 1", "base_channels": ">= 2", "variant": VARIANTS,
+             "proxy_variant": VARIANTS}
 
     #: cifar (3×3 stem, stride 1) or imagenet (stride-8 stem), for DARTS and NAS-Bench-101.
     setting: str = "cifar"
@@ -68,8 +69,11 @@ class StudyNetworkConfig:
     modules_per_stack: Optional[int] = None
     #: NAS-Bench-201: cells per stage N (5 in the benchmark).
     cells_per_stage: int = 5
-    #: NAS-Bench-201: benchmark (affine BN, bias-free convs) or zero_cost (the proxy papers' variant).
+    #: NAS-Bench-201: benchmark (affine BN, bias-free convs) or zero_cost (the proxy papers' variant: non-affine BN
+    #: without running statistics and biased convs in the cells).
     variant: str = "benchmark"
+    #: NAS-Bench-201: the variant proxy jobs score (null: ``variant``); zero_cost reproduces the zero-cost papers' setup.
+    proxy_variant: Optional[str] = None
     #: TransNAS-Bench-101: the encoder's stem width (64 in the benchmark).
     base_channels: int = 64
 

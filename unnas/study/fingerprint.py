@@ -26,7 +26,7 @@ DATA_NOT_FINGERPRINTED = {"root", "num_workers"}
 #: Keys added after studies existed, left out while they hold the value every earlier study had
 #: (so a study planned before a key existed keeps its fingerprint and its finished rows).
 ADDED_LATER = {("network", "cells_per_stage"): 5, ("network", "variant"): "benchmark",
-               ("network", "base_channels"): 64}
+               ("network", "base_channels"): 64, ("network", "proxy_variant"): None}
 
 
 def fingerprint(cfg) -> str:

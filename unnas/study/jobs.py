@@ -43,9 +43,12 @@ def trial_spec(job: dict, cfg) -> TrialSpec:
     ``task_data`` of its own) with classification's options."""
     proxy = job["kind"] == "proxy"
     options_of = "classification" if proxy else job["task"]
+    network = cfg.network
+    if proxy and getattr(network, "proxy_variant", None):  # NAS-Bench-201: the zero-cost papers' network for proxies
+        network = dataclasses.replace(network, variant=network.proxy_variant)
     return TrialSpec(space=cfg.space, arch=job["arch"], task=job["task"], kind=job["kind"], seed=job["seed"],
                      task_options=dict(cfg.task_options.get(options_of, {})),
-                     data=cfg.data if proxy else data_config(cfg, job["task"]), network=cfg.network,
+                     data=cfg.data if proxy else data_config(cfg, job["task"]), network=network,
                      recipe=None if proxy else recipe_for(cfg, job["task"]),
                      proxy_batch_size=getattr(cfg, "proxy_batch_size", 64),
                      rank_by=getattr(cfg, "rank_by", "final"), device=cfg.device)
