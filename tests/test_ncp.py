@@ -59,7 +59,7 @@ def test_darts_code_layout():
     assert code.sum() == 2 * 16
 
 
-@pytest.mark.parametrize("space", ["darts", "nasbench101"])
+@pytest.mark.parametrize("space", ["darts", "nasbench101", "nasbench201", "transnas_micro", "transnas_macro"])
 def test_projection_of_any_vector_is_valid(space):
     cs = code_space(space)
     rng = np.random.default_rng(1)
@@ -311,7 +311,7 @@ def test_propagation_stops_at_a_fixed_point_of_the_projection():
     assert r.stalled and not r.reached and len(r.records) == 11 and r.arch == cs.default()
 
 
-@pytest.mark.parametrize("space", ["nasbench101", "darts"])
+@pytest.mark.parametrize("space", ["nasbench101", "darts", "nasbench201", "transnas_micro", "transnas_macro"])
 def test_the_result_is_the_projection_with_the_lowest_loss_not_the_last(space):
     """A large step can overshoot (the FLOPs term far past its target) and project to an architecture the
     predictors score worse than the start: the result is the start or projection with the lowest loss."""

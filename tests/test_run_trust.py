@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-
 from conftest import tiny_search_overrides
 from test_bad_inputs import Case, _fill, _snapshot, train
 from test_study_plan import write_tiny_study

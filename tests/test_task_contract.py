@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -80,3 +81,54 @@ def test_one_training_step_on_a_supernet(name, device):
         outputs = net(inputs)
     summary = task.summarize(task.metric_sums(outputs, targets))
     assert summary and all(isinstance(v, float) and math.isfinite(v) for v in summary.values())
+
+
+#: One small network per space (every space the registry names), and an architecture of it.
+SPACE_NETWORKS = {
+    "darts": {"width": 4, "cells": 3}, "nasbench101": {"stem_width": 4, "num_stacks": 2, "modules_per_stack": 1},
+    "mr": {}, "nasbench201": {"width": 4, "cells_per_stage": 1}, "transnas_micro": {"base_channels": 4},
+    "transnas_macro": {"base_channels": 4},
+}
+
+
+def small_mr_arch():
+    from unnas.spaces.mr import MRArch
+
+    return MRArch([8, 8, 1, 1, 8, 1, 1, 1, 8, 8, 1, 1, 1, 1, 8, 8, 8, 1, 1, 1, 1, 1, 8, 8, 8, 8, 8]).to_json()
+
+
+def test_every_registered_space_has_a_network_here():
+    from unnas.trials.spaces import space_names
+
+    assert sorted(SPACE_NETWORKS) == sorted(space_names())
+
+
+@pytest.mark.parametrize("space_name", sorted(SPACE_NETWORKS))
+@pytest.mark.parametrize("name", pretext.list_tasks())
+def test_every_task_head_trains_on_every_space(name, space_name):
+    """The study's and the fitness's network (unnas.trials.models.build_model): the space's classifier for
+    classification, its trunk plus the task's head otherwise; one step gives finite gradients everywhere."""
+    from unnas.config.study_schema import StudyNetworkConfig
+    from unnas.trials.models import build_model
+    from unnas.trials.spaces import get_space
+
+    torch.manual_seed(0)
+    space = get_space(space_name)
+    sample = small_mr_arch() if space_name == "mr" else space.to_json(space.view().sample(np.random.default_rng(1)))
+    task = make_task(name)
+    images, labels = make_batch(task, "cpu")
+    if space_name.startswith("transnas") or space_name == "mr":  # their stems divide by 4 before the head
+        images = torch.nn.functional.interpolate(images, size=64)
+        labels = None if labels is None else (labels if labels.dim() == 1 else
+                                              torch.nn.functional.interpolate(labels[:, None].float(), size=64,
+                                                                              mode="nearest")[:, 0].long())
+    inputs, targets = prepare(task, images, labels, seed=3)
+    net = build_model(space.name, sample, task, getattr(task, "num_classes", 10),
+                      StudyNetworkConfig(**SPACE_NETWORKS[space_name]))
+    outputs = net(inputs)
+    outputs = outputs[0] if isinstance(outputs, tuple) else outputs
+    assert outputs.shape[0] == targets.shape[0]
+    loss = task.loss(outputs, targets)
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert all(p.grad is None or torch.isfinite(p.grad).all() for p in net.parameters())

@@ -26,6 +26,7 @@ from unnas.study.results import (
 from unnas.study.runner import run_jobs, study_executor
 from unnas.study.search_analysis import analyze_search_study
 from unnas.study.search_config import peek_kind, study_schema
+from unnas.study.table_target import table_target_rows
 
 from ._parsing import split_config_args
 
@@ -152,8 +153,13 @@ def cmd_analyze(cfg, args) -> int:
     if getattr(cfg, "kind", "sample") == "search":
         return analyze_search_study(cfg, plan, rows, args.n_boot)
     diverged = planned_job_ids(plan["jobs"], rows, "diverged")
-    result = write_report(cfg.out_dir, planned_ok_rows(plan["jobs"], rows), target=cfg.target, n_boot=args.n_boot,
-                          title=f"Study {cfg.name}", diverged=diverged)
+    ok_rows, target, notes = planned_ok_rows(plan["jobs"], rows), cfg.target, []
+    if isinstance(cfg.target, dict):  # a benchmark table's column is the target
+        table_rows, target, note = table_target_rows(cfg, plan)
+        ok_rows, notes = ok_rows + table_rows, [note]
+        print(note.replace("**", "").replace("`", ""))
+    result = write_report(cfg.out_dir, ok_rows, target=target, n_boot=args.n_boot, title=f"Study {cfg.name}",
+                          diverged=diverged, notes=notes)
     print(f"study {cfg.name}: architectures per task: "
           + ", ".join(f"{t} {n}" for t, n in result["archs_per_task"].items()))
     for line in [diverged_sentence(diverged)] + constant_sentences(result) + small_n_sentences(result):

@@ -6,6 +6,7 @@ YAML files under ``configs/`` hold only overrides of these defaults.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from unnas.errors import ConfigError
@@ -174,6 +175,10 @@ class FitnessConfig:
     task: str = "rotation"
     #: Label-free proxy (synflow | naswot | jacob_cov) on one seeded batch instead of training.
     proxy: Optional[str] = None
+    #: A benchmark table (CSV or JSON lines, `unnas table check`) whose ``metric`` column is the fitness: a lookup
+    #: per query instead of a training; architectures the table lacks get no fitness.
+    table: Optional[str] = None
+    metric: Optional[str] = None
     #: Study recipe fields for the task training (epochs, batch_size, lr, ...).
     recipe: Dict[str, Any] = field(default_factory=dict)
     #: Number of architectures evaluated.
@@ -312,4 +317,14 @@ class BlackBoxConfig(SearchBase):
     ppo: PpoConfig = field(default_factory=PpoConfig)
 
     def default_out_dir(self) -> str:
-        return f"runs/search-{self.strategy}-{self.data.name}-{self.fitness.proxy or self.fitness.task}"
+        fit = self.fitness
+        if fit.table:
+            return f"runs/search-{self.strategy}-table-{Path(fit.table).stem}-{fit.metric}"
+        return f"runs/search-{self.strategy}-{self.data.name}-{fit.proxy or fit.task}"
+
+    def validate(self) -> None:
+        fit = self.fitness
+        if bool(fit.table) != bool(fit.metric):
+            raise ConfigError("fitness.table and fitness.metric go together: the table file and the column to maximise")
+        if fit.table and fit.proxy:
+            raise ConfigError("fitness.table and fitness.proxy are two fitnesses; set one of them")

@@ -111,8 +111,9 @@ class StudyConfig:
     recipe: Dict[str, Any] = field(default_factory=dict)
     #: Further Recipe overrides per task, e.g. {rotation: {batch_size: 32, lr: 0.025}}.
     recipes: Dict[str, Dict[str, Any]] = field(default_factory=dict)
-    #: The supervised task the others are ranked against.
-    target: str = "classification"
+    #: What the others are ranked against: a task of ``tasks`` (the supervised one), or a benchmark table's column,
+    #: ``{table: FILE, metric: NAME}`` (`unnas table check`): then no task needs labels, the table is the target.
+    target: Any = "classification"
     #: Ranking metric of training jobs: final (the last epoch on the test split, as the paper) or
     #: best_epoch_on_test (max over epochs on the test split; the report carries a warning).
     rank_by: str = "final"
@@ -137,3 +138,8 @@ class StudyConfig:
             raise ConfigError("archs=sample needs count: how many architectures to draw (e.g. count=20)")
         if not self.tasks and not self.proxies:
             raise ConfigError("the study has no tasks and no proxies; list some under tasks")
+        if isinstance(self.target, dict):
+            if sorted(self.target) != ["metric", "table"] or not all(self.target.values()):
+                raise ConfigError(f"target must be a task name or {{table: FILE, metric: NAME}}, got {self.target}")
+        elif not isinstance(self.target, str):
+            raise ConfigError(f"target must be a task name or {{table: FILE, metric: NAME}}, got {self.target!r}")

@@ -7,10 +7,9 @@ augmentation depends only on the run seed, the epoch and its position: resumed r
 number of loader workers see the same pixels.
 """
 
-from .base import ImageDataset
-from .registry import build_dataset, list_datasets, register_dataset
-
 # Built-in readers register themselves on import.
 from . import cifar, cityscapes, demo, folder, idx, imagenet22k  # noqa: E402,F401
+from .base import ImageDataset
+from .registry import build_dataset, list_datasets, register_dataset
 
 __all__ = ["ImageDataset", "build_dataset", "list_datasets", "register_dataset"]

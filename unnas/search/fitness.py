@@ -26,6 +26,36 @@ from unnas.trials.proxies import label_free_proxies
 from unnas.trials.run import build_task, run_trial
 from unnas.trials.spaces import get_space
 from unnas.trials.spec import Holdout, TrialSpec, merge_recipe, network_settings
+from unnas.trials.tables import read_table
+
+
+class TableFitness:
+    """``fitness.table``: the architecture's ``fitness.metric`` in a benchmark table (a query, no training); an
+    architecture the table lacks gets no fitness (status ``failed``, never a score)."""
+
+    def __init__(self, cfg):
+        fit = cfg.fitness
+        self.table, self.metric = read_table(fit.table, fit.space), fit.metric
+        self.table.check_metric(self.metric, "fitness.metric")
+
+    @property
+    def name(self) -> str:
+        return f"{self.metric} of {self.table.path.name}"
+
+    def check(self) -> None:
+        """Nothing to build: the table was read and checked on construction."""
+
+    def __call__(self, arch: Any, seed: int) -> dict:
+        value = self.table.value(arch, self.metric)
+        if value is None:
+            return {"fitness": None, "params": None, "flops": None, "status": "failed", "seconds": 0.0,
+                    "error": f"not in {self.table.path} (or no {self.metric} recorded for it)"}
+        return {"fitness": value, "params": None, "flops": None, "status": "ok", "seconds": 0.0, "error": None}
+
+
+def build_fitness(cfg):
+    """The fitness a black-box search config asks for: a table lookup, a proxy or a trained task."""
+    return TableFitness(cfg) if cfg.fitness.table else Fitness(cfg)
 
 
 class Fitness:

@@ -22,7 +22,7 @@ from unnas.trials.executor import build_executor
 from unnas.trials.spaces import view
 
 from .blackbox import HISTORY, BlackBoxRun, check_resume, read_history, write_results
-from .fitness import Fitness
+from .fitness import build_fitness
 from .ppo import ppo_search
 from .random_search import random_search
 from .rea import rea_search
@@ -43,7 +43,7 @@ def evaluation_executor(cfg):
 def run_blackbox(cfg, config_text: str) -> dict:
     """Run (or resume) a black-box search and write its run directory; returns result.json's content."""
     space = view(cfg.fitness.space, cfg.model.nodes)
-    fitness = Fitness(cfg)
+    fitness = build_fitness(cfg)
     fitness.check()  # the data split and the task, built once: before the directory exists
     out = Path(cfg.out_dir)
     check_run_kind(out, f"search:{cfg.strategy}")

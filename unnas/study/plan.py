@@ -22,6 +22,7 @@ from unnas.errors import ConfigError, DataError, UnnasError
 from unnas.trials.proxies import PROXIES
 from unnas.trials.rows import PLAN_FILE, read_plan
 from unnas.trials.spaces import Space, get_space
+from unnas.trials.tables import read_table
 
 from .fingerprint import DATA_NOT_FINGERPRINTED, NOT_FINGERPRINTED, check_fingerprint, fingerprint
 from .jobs import data_config, recipe_for
@@ -131,7 +132,9 @@ def split_tasks(cfg) -> tuple[list[str], list[str]]:
         stray = sorted(set(mapping) - set(known))
         if stray:
             raise ConfigError(f"{key}.{stray[0]}: {stray[0]!r} is not a task; tasks: {', '.join(known)}")
-    if cfg.target not in everything:
+    if isinstance(cfg.target, dict):  # a benchmark table: read and checked once, before anything runs
+        read_table(cfg.target["table"], cfg.space).check_metric(cfg.target["metric"], "target.metric")
+    elif cfg.target not in everything:
         raise ConfigError(f"target={cfg.target!r} is not a task of study {cfg.name!r}; set target to one of: "
                           f"{', '.join(everything)}")
     return trained, proxies

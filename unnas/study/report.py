@@ -140,7 +140,7 @@ def render_report(result: dict, figures: dict[str, str], title: str = "Study rep
              "| task | architectures | kind |", "|---|---|---|"]
     lines += [f"| {t} | {n} | {_kind(t)} |" for t, n in result["archs_per_task"].items()]
     lines += ranking_note(result)
-    notes = [diverged_sentence(result.get("diverged") or [])] + constant_sentences(result)
+    notes = list(result.get("notes") or []) + [diverged_sentence(result.get("diverged") or [])] + constant_sentences(result)
     lines += [line for note in notes if note for line in ("", note)]
     ceiling = bool(result.get("noise_ceiling"))
     lines += ["", "## Rank correlations", "",
@@ -170,10 +170,11 @@ def render_report(result: dict, figures: dict[str, str], title: str = "Study rep
 
 def write_report(study_dir: str | Path, rows: Iterable[dict], target: str | None = None, n_boot: int = 1000,
                  trials: int = 1000, seed: int = 0, complete_seeds: bool = False,
-                 title: str = "Study report", diverged: Sequence[str] = ()) -> dict:
+                 title: str = "Study report", diverged: Sequence[str] = (), notes: Sequence[str] = ()) -> dict:
     """Analyse ``rows`` and write ``analysis.json``, ``figures/*.png`` and ``report.md`` into ``study_dir``.
 
-    ``diverged`` lists the job ids of diverged jobs (not in ``rows``), which the report names.
+    ``diverged`` lists the job ids of diverged jobs (not in ``rows``), which the report names; ``notes`` are
+    sentences the report states first (e.g. where a table target comes from).
     Returns the analysis dict with ``"diverged"`` and ``"files"`` (paths relative to ``study_dir``) added.
     """
     study_dir = Path(study_dir)
@@ -181,6 +182,7 @@ def write_report(study_dir: str | Path, rows: Iterable[dict], target: str | None
     rows = list(rows)
     result = analyze(rows, target=target, n_boot=n_boot, trials=trials, seed=seed, complete_seeds=complete_seeds)
     result["diverged"] = sorted(diverged)
+    result["notes"] = list(notes)
     means = average_seeds(rows, complete_seeds=complete_seeds)
     figures: dict[str, str] = {}
     labels = {t: metric_label(t, result.get("metric_names", {}).get(t)) for t in result["tasks"]}
