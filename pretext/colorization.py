@@ -151,7 +151,7 @@ class ColorizationTask(Task):
     def _nearest(self, ab: Tensor, k: int) -> tuple[Tensor, Tensor]:
         if ab.device.type == "cpu":
             if self._faiss_index is None:
-                import faiss
+                import faiss  # imported on use (0.16 s): only colorization on the CPU needs it
 
                 # faiss 1.15 only uses its BLAS kernel above ~64k queries (128000 threshold); below it a
                 # scalar loop runs 35× slower (0.36 vs 12.8 M pixels/s on one core, measured). Lowering the
@@ -164,7 +164,7 @@ class ColorizationTask(Task):
 
     def prepare(self, images: Tensor, labels: Tensor | None = None, *, train: bool = True,
                 generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        from kornia.color import rgb_to_lab
+        from kornia.color import rgb_to_lab  # imported on use: kornia takes 0.7 s, every task module loads
 
         self.check_images(images)
         if self._should_check_gray(images) and is_gray_batch(images):

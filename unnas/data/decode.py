@@ -75,7 +75,7 @@ def _clean(exc: BaseException) -> str:
 
 
 def _decode_pillow(data: bytes) -> Tensor:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError  # imported on use: only formats torchvision cannot decode
 
     try:
         with Image.open(io.BytesIO(data)) as img:

@@ -27,7 +27,7 @@ DEMO_PHOTOS = (
 
 def demo_photo_dir() -> Path:
     try:
-        import skimage.data
+        import skimage.data  # imported on use: only the demo reader needs scikit-image
     except ImportError as exc:  # scikit-image is a hard dependency; this only names the fix
         raise DataError("the demo photos come from scikit-image; install it with `pip install scikit-image`") from exc
     return Path(skimage.data.__file__).parent
