@@ -16,7 +16,7 @@ itself is left untouched.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -36,8 +36,10 @@ def _layer_madds(module: nn.Module, output: torch.Tensor) -> int:
     return output.numel() * module.in_features  # linear: (rows × out) outputs, `in` products each
 
 
-def count_madds(module: nn.Module, input_shape: Sequence[int]) -> int:
-    """Multiply-adds of one forward pass of one image of shape ``input_shape`` = (C, H, W)."""
+def count_layers(module: nn.Module, input_shape: Sequence[int],
+                 layer_cost: Callable[[nn.Module, torch.Tensor], int]) -> int:
+    """The sum of ``layer_cost(layer, output)`` over every conv and linear call of one forward pass of one image
+    of shape ``input_shape`` = (C, H, W), in eval mode, on the meta device (the module is left untouched)."""
     shape = tuple(int(s) for s in input_shape)
     if len(shape) != 3:
         raise ValueError(f"input_shape must be (channels, height, width), got {tuple(input_shape)}")
@@ -45,7 +47,7 @@ def count_madds(module: nn.Module, input_shape: Sequence[int]) -> int:
 
     def hook(mod: nn.Module, _inputs, output) -> None:
         nonlocal total
-        total += _layer_madds(mod, output)
+        total += layer_cost(mod, output)
 
     handles = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     modes = {m: m.training for m in module.modules()}
@@ -61,3 +63,8 @@ def count_madds(module: nn.Module, input_shape: Sequence[int]) -> int:
         for m, mode in modes.items():
             m.training = mode
     return total
+
+
+def count_madds(module: nn.Module, input_shape: Sequence[int]) -> int:
+    """Multiply-adds of one forward pass of one image of shape ``input_shape`` = (C, H, W)."""
+    return count_layers(module, input_shape, _layer_madds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from unnas.config import config_to_yaml, load_search_config, resolve_config_path
@@ -38,26 +39,33 @@ def run_search(args) -> int:
 
 
 def _run_darts(cfg, text: str) -> int:
+    searcher = None
     try:
         searcher = DartsSearch(cfg, text)
-        main = searcher.dist.is_main
+        main, dist = searcher.dist.is_main, searcher.dist
         if main:
-            world = f" × {searcher.dist.world_size} processes" if searcher.dist.enabled else ""
+            world = f" × {dist.world_size} processes" if dist.enabled else ""
             print(f"unnas search: {cfg.task} on {cfg.data.name} ({len(searcher.dataset)} images), "
                   f"{searcher.iters_per_epoch} iterations × {cfg.optim.epochs} epochs on {searcher.device}{world}; "
                   f"run dir {cfg.out_dir}", flush=True)
         result = searcher.run()
+        stats = alpha_stats.cell_stats(searcher.trunk.alpha_weights())
+        history = list(searcher.history[-2:])
+        dist.barrier()  # every rank is done with the model before any rank frees it
     finally:
+        # the DDP-wrapped model goes before its process group: destroying the group under a live DDP
+        # module aborted a rank at exit now and then (std::terminate, no Python frame)
+        del searcher
+        gc.collect()
         distributed.teardown()
     if not main:
         return 0
     print(f"genotype ({'resumed' if result.resumed else 'new'} run, {result.epochs} epochs):")
     print(result.genotype)
-    stats = alpha_stats.cell_stats(searcher.trunk.alpha_weights())
     line = ("α: mean max weight " + ", ".join(f"{c} {s['sharpness']:.3f}" for c, s in stats.items())
             + f" (uniform {alpha_stats.uniform_sharpness():.3f})")
-    if len(searcher.history) >= 2:  # how settled the printed genotype is
-        before, last = (Genotype.from_obj(h["genotype"]) for h in searcher.history[-2:])
+    if len(history) >= 2:  # how settled the printed genotype is
+        before, last = (Genotype.from_obj(h["genotype"]) for h in history)
         kept = [f"{c} {alpha_stats.genotype_stability(before, last, c)}/{len(last.cell(c)[0])}"
                 for c in alpha_stats.CELLS]
         line += "; (op, input) choices kept over the last epoch: " + ", ".join(kept)

@@ -79,16 +79,44 @@ class StudyNetworkConfig:
 
 
 @dataclass
-class StudyConfig:
-    rules = {"space": SPACES, "count": ">= 1", "sample_seed": ">= 0", "proxy_batch_size": ">= 2", "seeds": ">= 0",
-             "rank_by": RANK_BY, "runner": RUNNERS, "workers": ">= 0"}
+class StudyTraining:
+    """How a study trains its architectures and where its jobs run: what the sample and search kinds share."""
+
+    rules = {"rank_by": RANK_BY, "runner": RUNNERS, "workers": ">= 0"}
+
+    data: StudyDataConfig = field(default_factory=StudyDataConfig)
+    #: Data overrides per task, e.g. {jigsaw: {crop_size: 255}}.
+    task_data: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    network: StudyNetworkConfig = field(default_factory=StudyNetworkConfig)
+    #: Overrides of the trainer's Recipe for every task (epochs, batch_size, lr, …).
+    recipe: Dict[str, Any] = field(default_factory=dict)
+    #: Further Recipe overrides per task, e.g. {rotation: {batch_size: 32, lr: 0.025}}.
+    recipes: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    #: Ranking metric of training jobs: final (the last epoch on the test split, as the paper) or
+    #: best_epoch_on_test (max over epochs on the test split; the report carries a warning).
+    rank_by: str = "final"
+    #: Study directory: plan.json, results/, results.jsonl, report.md, figures/.
+    out_dir: str = "runs/study/${name}"
+    runner: str = "local"
+    #: Local pool size (0: one per GPU when CUDA is present, else 1).
+    workers: int = 0
+    #: auto (CUDA when present), cpu, cuda
+    device: str = "auto"
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)
+    progress: bool = True
+
+
+@dataclass
+class StudyConfig(StudyTraining):
+    rules = {"space": SPACES, "count": ">= 1", "sample_seed": ">= 0", "proxy_batch_size": ">= 2", "seeds": ">= 0"}
 
     name: str = "study"
     space: str = "darts"
-    #: paper (the paper's 500 samples of the space), sample (DARTS or MR sampler: draw ``count`` with
-    #: ``sample_seed``), a path to a samples JSON (``unnas draw`` / the paper's layout; for MR
-    #: :func:`unnas.spaces.mr.save_samples`'s), or a directory of search runs (each subdirectory's
-    #: genotype.json / spec.json / arch.json, named by the subdirectory: train the winners under one recipe).
+    #: paper (the paper's 500 samples of DARTS or NAS-Bench-101), sample (the space's sampler: ``count`` draws of
+    #: ``sample_seed``; NB201 and TransNAS without repeats), all (every architecture of NB201 or TransNAS), a path
+    #: to a samples JSON (``unnas draw`` / the paper's layout / a space sampler's save_samples), a text file of
+    #: the space's strings (one per line), or a directory of search runs (each subdirectory's genotype.json /
+    #: spec.json / arch.json, named by the subdirectory: train the winners under one recipe).
     archs: str = "paper"
     #: Use the first N architectures of the source (None: all; required for ``sample``).
     count: Optional[int] = None
@@ -103,29 +131,9 @@ class StudyConfig:
     #: Images in the one seeded batch a proxy scores.
     proxy_batch_size: int = 64
     seeds: List[int] = field(default_factory=lambda: [1])
-    data: StudyDataConfig = field(default_factory=StudyDataConfig)
-    #: Data overrides per task, e.g. {jigsaw: {crop_size: 255}}.
-    task_data: Dict[str, Dict[str, Any]] = field(default_factory=dict)
-    network: StudyNetworkConfig = field(default_factory=StudyNetworkConfig)
-    #: Overrides of the trainer's Recipe for every task (epochs, batch_size, lr, …).
-    recipe: Dict[str, Any] = field(default_factory=dict)
-    #: Further Recipe overrides per task, e.g. {rotation: {batch_size: 32, lr: 0.025}}.
-    recipes: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     #: What the others are ranked against: a task of ``tasks`` (the supervised one), or a benchmark table's column,
     #: ``{table: FILE, metric: NAME}`` (`unnas table check`): then no task needs labels, the table is the target.
     target: Any = "classification"
-    #: Ranking metric of training jobs: final (the last epoch on the test split, as the paper) or
-    #: best_epoch_on_test (max over epochs on the test split; the report carries a warning).
-    rank_by: str = "final"
-    #: Study directory: plan.json, results/, results.jsonl, report.md, figures/.
-    out_dir: str = "runs/study/${name}"
-    runner: str = "local"
-    #: Local pool size (0: one per GPU when CUDA is present, else 1).
-    workers: int = 0
-    #: auto (CUDA when present), cpu, cuda
-    device: str = "auto"
-    slurm: SlurmConfig = field(default_factory=SlurmConfig)
-    progress: bool = True
 
     def validate(self) -> None:
         """Checks the rules (unnas/config/rules.py) cannot express; task, proxy and recipe names are checked

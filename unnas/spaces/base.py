@@ -30,3 +30,13 @@ def check_code(code, dim: int, what: str) -> np.ndarray:
     if not np.isfinite(c).all():
         raise GenotypeError(f"{what} holds NaN or Inf values; check the code (a propagation that diverged: lower lr)")
     return c
+
+
+def check_one_hot(code: np.ndarray, groups) -> None:
+    """Every one-hot group of a code (``(name, start, stop, kind)``) holds exactly one 1 and zeros, or a one-line
+    GenotypeError: a continuous code is projected, never decoded."""
+    for name, start, stop, _kind in groups:
+        part = code[start:stop]
+        if not (np.isin(part, (0.0, 1.0)).all() and part.sum() == 1):
+            raise GenotypeError(f"code group {name} is not one-hot ({part.round(3).tolist()}); "
+                                "project a continuous code instead of decoding it")

@@ -19,15 +19,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from unnas.config.loader import peek
-from unnas.config.study_schema import (
-    RANK_BY,
-    RUNNERS,
-    SETTINGS,
-    SlurmConfig,
-    StudyConfig,
-    StudyDataConfig,
-    StudyNetworkConfig,
-)
+from unnas.config.study_schema import SETTINGS, StudyConfig, StudyTraining
 from unnas.errors import ConfigError
 
 KINDS = ("sample", "search")
@@ -76,10 +68,9 @@ class SearchSettings:
 
 
 @dataclass
-class SearchStudyConfig:
+class SearchStudyConfig(StudyTraining):
     rules = {"kind": ("search",), "search_seeds": ">= 0", "random_genotypes": ">= 0",
-             "sample_seed": ">= 0", "random_match": RANDOM_MATCH, "train_seeds": ">= 0", "rank_by": RANK_BY,
-             "runner": RUNNERS, "workers": ">= 0"}
+             "sample_seed": ">= 0", "random_match": RANDOM_MATCH, "train_seeds": ">= 0"}
 
     name: str = "search-study"
     kind: str = "search"
@@ -98,18 +89,6 @@ class SearchStudyConfig:
     #: The task every genotype is trained on, with ``recipe`` (and ``recipes[target]``).
     target: str = "classification"
     train_seeds: List[int] = field(default_factory=lambda: [1])
-    data: StudyDataConfig = field(default_factory=StudyDataConfig)
-    task_data: Dict[str, Dict[str, Any]] = field(default_factory=dict)
-    network: StudyNetworkConfig = field(default_factory=StudyNetworkConfig)
-    recipe: Dict[str, Any] = field(default_factory=dict)
-    recipes: Dict[str, Dict[str, Any]] = field(default_factory=dict)
-    rank_by: str = "final"
-    out_dir: str = "runs/study/${name}"
-    runner: str = "local"
-    workers: int = 0
-    device: str = "auto"
-    slurm: SlurmConfig = field(default_factory=SlurmConfig)
-    progress: bool = True
 
     def validate(self) -> None:
         """Checks that need no torch; task names, presets and recipes are checked at plan time."""

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from unnas.errors import GenotypeError
-from unnas.spaces.base import check_code
+from unnas.spaces.base import check_code, check_one_hot
 
 from .genotype import Genotype, load_genotype
 from .ops import PRIMITIVES
@@ -92,11 +92,7 @@ class DartsCode:
     def decode(self, code: Any) -> Genotype:
         """The genotype of an exact code (one 1 per group, 0 elsewhere)."""
         c = self._check(code)
-        for name, start, stop, _ in self.groups:
-            part = c[start:stop]
-            if not (np.isin(part, (0.0, 1.0)).all() and part.sum() == 1):
-                raise GenotypeError(f"code group {name} is not one-hot ({part.round(3).tolist()}); "
-                                    "project a continuous code instead of decoding it")
+        check_one_hot(c, self.groups)
         return self._genotype(self._choices(c))
 
     def project(self, code: Any) -> Genotype:

@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from unnas.errors import GenotypeError
-from unnas.spaces.base import check_code
+from unnas.spaces.base import check_code, check_one_hot
 
 from .arch import EDGES, SPACE, NB201Arch, load_arch
 
@@ -59,11 +58,7 @@ class NB201Code:
     def decode(self, code: Any) -> NB201Arch:
         """The cell of an exact code (one 1 per edge block, 0 elsewhere)."""
         c = self._check(code)
-        for name, start, stop, _ in self.groups:
-            part = c[start:stop]
-            if not (np.isin(part, (0.0, 1.0)).all() and part.sum() == 1):
-                raise GenotypeError(f"code group {name} is not one-hot ({part.round(3).tolist()}); "
-                                    "project a continuous code instead of decoding it")
+        check_one_hot(c, self.groups)
         return self._arch(c)
 
     def project(self, code: Any) -> NB201Arch:

@@ -24,8 +24,8 @@ from typing import Any, Sequence
 
 import torch
 from torch import nn
-from torch.func import functional_call
 
+from unnas.complexity import count_layers, count_params
 from unnas.errors import GenotypeError
 
 from .network import NB201Network
@@ -50,34 +50,7 @@ def _layer_flops(module: nn.Module, output: torch.Tensor) -> int:
 
 def count_flops(module: nn.Module, input_shape: Sequence[int]) -> int:
     """Benchmark FLOPs (conv + linear multiply-accumulates, bias included) of one image ``(C, H, W)``."""
-    shape = tuple(int(s) for s in input_shape)
-    if len(shape) != 3:
-        raise ValueError(f"input_shape must be (channels, height, width), got {tuple(input_shape)}")
-    total = 0
-
-    def hook(mod: nn.Module, _inputs, output) -> None:
-        nonlocal total
-        total += _layer_flops(mod, output)
-
-    handles = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    modes = {m: m.training for m in module.modules()}
-    meta = {name: torch.empty_like(t, device="meta")
-            for name, t in list(module.named_parameters()) + list(module.named_buffers())}
-    try:
-        module.eval()
-        with torch.no_grad():
-            functional_call(module, meta, (torch.zeros((1,) + shape, device="meta"),), strict=False)
-    finally:
-        for h in handles:
-            h.remove()
-        for m, mode in modes.items():
-            m.training = mode
-    return total
-
-
-def count_params(module: nn.Module) -> int:
-    """Trainable parameter elements."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return count_layers(module, input_shape, _layer_flops)
 
 
 def dataset_shape(dataset: str) -> tuple[int, int]:
