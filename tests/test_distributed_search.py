@@ -3,6 +3,7 @@ process's on the same global batch, ranks hold identical parameters, and torchru
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import socket
@@ -87,6 +88,13 @@ def _rank(rank: int, world: int, port: int, overrides: list[str], out: Path) -> 
     result = _one_iteration(searcher)
     result["in_sync"] = replicas_identical(list(searcher.model.parameters()), searcher.dist)
     torch.save(result, out / f"rank{rank}.pt")
+    # Both ranks done, the DDP wrapper gone, then the process group: a rank whose DDP model outlives
+    # destroy_process_group into interpreter shutdown while the other rank still runs can abort ("terminate
+    # called without an active exception"; seen now and then with `unnas search` under torchrun on a loaded
+    # machine); that is not what this test is about.
+    dist.barrier()
+    del searcher
+    gc.collect()
     dist.destroy_process_group()
 
 

@@ -135,23 +135,31 @@ def test_best_epoch_on_the_holdout_is_the_model_the_test_split_sees(cifar_root, 
     test = CountLoads(build_dataset(cfg.data, "test", train=False))
     task = classification_task(train)
     recipe = tiny_recipe(epochs=4, max_iters_per_epoch=2, lr=0.3)
-    run_dir = tmp_path / "best"
-    out = train_and_evaluate(tiny_cifar_net(seed=3), task, train, test, recipe, run_dir=run_dir, device=CPU, seed=5,
-                             progress=False, val_set=val, select="best_epoch", split_names=("holdout", "test"))
+    # The swap of the kept weights is only exercised when the best holdout epoch is not the last one, which
+    # is a training outcome: it held at 9 of 12 seeds here (the first one tried among them), so the first
+    # of several seeds where it holds is used, whatever this machine's rounding makes of each run.
+    for seed in range(5, 11):
+        run_dir = tmp_path / f"best{seed}"
+        test.loads = 0
+        out = train_and_evaluate(tiny_cifar_net(seed=3), task, train, test, recipe, run_dir=run_dir, device=CPU,
+                                 seed=seed, progress=False, val_set=val, select="best_epoch",
+                                 split_names=("holdout", "test"))
+        top1 = [h["top1"] for h in out["history"]]
+        best = top1.index(max(top1))  # the first epoch with the best holdout top1
+        if best != len(top1) - 1:  # the kept weights are not the last epoch's: the swap is exercised
+            break
+    assert best != len(top1) - 1, "no seed left the best holdout epoch before the last"
     assert test.loads == len(test)
-    top1 = [h["top1"] for h in out["history"]]
-    best = top1.index(max(top1))  # the first epoch with the best holdout top1
-    assert best != len(top1) - 1  # the kept weights are not the last epoch's: the swap is exercised
     assert out["best_epoch"]["epoch"] == out["test_epoch"] == best and out["test_model"] == "best_epoch"
     state = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=False)
     assert state["best"]["epoch"] == best
     kept = tiny_cifar_net()
     kept.load_state_dict(state["best"]["model"])
-    assert evaluate(kept, task, val, batch_size=16, device=CPU, seed=5)["top1"] == top1[best]
-    assert out["test"] == evaluate(kept, task, test.dataset, batch_size=16, device=CPU, seed=5)
+    assert evaluate(kept, task, val, batch_size=16, device=CPU, seed=seed)["top1"] == top1[best]
+    assert out["test"] == evaluate(kept, task, test.dataset, batch_size=16, device=CPU, seed=seed)
     # the kept weights decide what the test split saw: another selection cannot resume this run
     with pytest.raises(CheckpointError) as info:
-        train_and_evaluate(tiny_cifar_net(seed=3), task, train, test, recipe, run_dir=run_dir, device=CPU, seed=5,
+        train_and_evaluate(tiny_cifar_net(seed=3), task, train, test, recipe, run_dir=run_dir, device=CPU, seed=seed,
                            progress=False, val_set=val, select="final", split_names=("holdout", "test"))
     assert "select=best_epoch" in str(info.value) and "\n" not in str(info.value)
     json.dumps(out["best_epoch"], allow_nan=False)  # strict JSON

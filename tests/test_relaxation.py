@@ -235,10 +235,10 @@ def test_entropy_term_adds_its_hand_computed_gradient_to_the_alpha_step(tmp_path
     searches that differ only in arch.entropy_weight (0 and 10, linear schedule, half-way: weight 5) take
     their first α step on the same batch from the same α (drawn away from uniform, as mid-search); the
     difference of their α gradients is 5 × the gradient of the mean normalised entropy computed by hand
-    (over all ops, or over the real ops with `none` untouched), so the step lowers each edge's entropy.
-    Whether that shrinks the discretisation gap is an empirical question of full-size searches
-    (benchmarks/RESULTS.md), not something a toy run can show: at one seed and toy size the sign of the gap
-    difference changed between machines."""
+    (over all ops, or over the real ops with `none` untouched): minus it is the direction in which every
+    edge's entropy falls. Whether that shrinks the discretisation gap is an empirical question of full-size
+    searches (benchmarks/RESULTS.md), not something a toy run can show: at one seed and toy size the sign of
+    the gap difference changed between machines."""
     from unnas.spaces.darts.ops import PRIMITIVES
 
     grads = {}
