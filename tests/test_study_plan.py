@@ -152,7 +152,7 @@ def test_presets_plan(path):
 
     cfg = load_config(StudyConfig, path, ["data.root=/data"])
     plan = build_plan(cfg)
-    assert plan["fingerprint"] == fingerprint(cfg) and cfg.target in plan["tasks"]
+    assert plan["fingerprint"] == fingerprint(cfg) and cfg.target in plan["tasks"] + plan["proxies"]
     if path.stem == "cifar10":  # the paper's CIFAR-10 budgets (UNNAS_FACTS A.a)
         cls, rot = recipe_for(cfg, "classification"), recipe_for(cfg, "rotation")
         assert (cls.epochs, cls.batch_size, cls.lr, cls.weight_decay, cls.nesterov) == (100, 128, 0.1, 5e-4, True)
@@ -160,5 +160,7 @@ def test_presets_plan(path):
         assert cfg.seeds == [1, 2, 3] and plan["archs"] == 500 and len(plan["jobs"]) == 500 * 4 * 3
     if path.parent.name == "nasbench101" and path.stem == "fashion_mnist_quick":
         assert plan["archs"] == 100 and plan["tasks"] == ["classification", "rotation"]
+    elif path.parent.name == "nasbench201":  # the whole space, or 100 cells without repeats (official ids)
+        assert plan["archs"] in (100, 15625) and all(j["arch_id"].isdigit() for j in plan["jobs"])
     elif path.stem == "fashion_mnist_quick":
         assert plan["archs"] >= 20 and len(plan["proxies"]) == 5 and "jigsaw" in plan["tasks"]
