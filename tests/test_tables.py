@@ -118,6 +118,7 @@ def test_a_study_whose_target_is_a_table(tmp_path, cli):
     assert analysis["target"] == "table:score" and analysis["archs_per_task"]["table:score"] == 5
     report = (tmp_path / "study" / "report.md").read_text()
     assert str(table) in report and "rotation" in report
+    assert "trained tasks on the **benchmark** variant, zero-cost proxies on the **benchmark** variant" in report
 
 
 def test_a_missing_table_or_column_stops_the_plan(tmp_path, cli):

@@ -146,6 +146,18 @@ def format_correlations(result: dict) -> str:
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows)
 
 
+def network_notes(cfg) -> list[str]:
+    """What network a NAS-Bench-201 study's jobs used: the benchmark's, or the zero-cost papers' variant (the
+    proxies' published numbers were computed on the latter)."""
+    net = cfg.network
+    if cfg.space != "nasbench201":
+        return []
+    proxies = net.proxy_variant or net.variant
+    return [f"Networks: NAS-Bench-201 at C={net.width} with {net.cells_per_stage} cell(s) per stage; trained tasks on "
+            f"the **{net.variant}** variant, zero-cost proxies on the **{proxies}** variant (zero_cost: the proxy "
+            "papers' cells with non-affine BN and biased convs)."]
+
+
 def cmd_analyze(cfg, args) -> int:
     plan = _plan(cfg)
     rows = read_rows(cfg.out_dir, plan["fingerprint"])
@@ -153,10 +165,10 @@ def cmd_analyze(cfg, args) -> int:
     if getattr(cfg, "kind", "sample") == "search":
         return analyze_search_study(cfg, plan, rows, args.n_boot)
     diverged = planned_job_ids(plan["jobs"], rows, "diverged")
-    ok_rows, target, notes = planned_ok_rows(plan["jobs"], rows), cfg.target, []
+    ok_rows, target, notes = planned_ok_rows(plan["jobs"], rows), cfg.target, network_notes(cfg)
     if isinstance(cfg.target, dict):  # a benchmark table's column is the target
         table_rows, target, note = table_target_rows(cfg, plan)
-        ok_rows, notes = ok_rows + table_rows, [note]
+        ok_rows, notes = ok_rows + table_rows, [note, *notes]
         print(note.replace("**", "").replace("`", ""))
     result = write_report(cfg.out_dir, ok_rows, target=target, n_boot=args.n_boot, title=f"Study {cfg.name}",
                           diverged=diverged, notes=notes)
