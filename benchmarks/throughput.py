@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -24,35 +25,38 @@ import time
 from pathlib import Path
 
 
-def _run(tree: Path, args: list[str], cwd: Path) -> float:
+def _run(tree: Path, args: list[str], cwd: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and every process it started)."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "unnas.cli", *args], cwd=cwd, env=env, capture_output=True,
                           text=True)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"{tree}: unnas {' '.join(args[:3])} failed:\n{proc.stderr[-2000:]}")
-    return wall
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def study(tree: Path, tmp: Path, count: int, data_root: str) -> dict:
     out = tmp / "study"
     args = ["study", "run", "darts/fashion_mnist_quick", f"out_dir={out}", f"count={count}", f"data.root={data_root}",
             "--workers", "2", "progress=false"]
-    wall = _run(tree, args, tmp)
+    wall, cpu = _run(tree, args, tmp)
     jobs = len(list((out / "results").glob("*.json")))
     return {"what": "study darts/fashion_mnist_quick", "tree": str(tree), "jobs": jobs, "wall_s": round(wall, 1),
-            "jobs_per_min": round(60 * jobs / wall, 2)}
+            "cpu_s": round(cpu, 1), "jobs_per_min": round(60 * jobs / wall, 2)}
 
 
 def blackbox(tree: Path, tmp: Path, budget: int, data_root: str) -> dict:
     out = tmp / "search"
     args = ["search", "fashion_mnist/rea_naswot", f"out_dir={out}", f"fitness.budget={budget}", "fitness.workers=2",
             f"data.root={data_root}", "progress=false"]
-    wall = _run(tree, args, tmp)
+    wall, cpu = _run(tree, args, tmp)
     evals = len((out / "history.jsonl").read_text().splitlines())
     return {"what": "search fashion_mnist/rea_naswot fitness.workers=2", "tree": str(tree), "evaluations": evals,
-            "wall_s": round(wall, 1), "evals_per_min": round(60 * evals / wall, 2)}
+            "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "evals_per_min": round(60 * evals / wall, 2)}
 
 
 def main() -> int:
