@@ -10,7 +10,7 @@ import pytest
 from conftest import tiny_search_overrides
 from unnas.config import SearchConfig, load_config
 from unnas.engine.rundir import read_metrics
-from unnas.search import DartsSearch
+from unnas.search.darts import DartsSearch
 from unnas.search import alpha_stats as A
 from unnas.spaces.darts.genotype import Genotype
 

@@ -18,7 +18,7 @@ import torch.multiprocessing as mp
 from conftest import random_image, tiny_search_overrides, write_png
 from unnas.config import SearchConfig, load_config
 from unnas.engine.distributed import DistContext, replicas_identical
-from unnas.search import DartsSearch
+from unnas.search.darts import DartsSearch
 
 
 def _torchrun(args: list[str], nproc: int = 2) -> subprocess.CompletedProcess:

@@ -13,7 +13,7 @@ from conftest import tiny_search_overrides
 from unnas.config import SearchConfig, load_config
 from unnas.config.schema import OptimConfig
 from unnas.errors import ConfigError
-from unnas.search import DartsSearch
+from unnas.search.darts import DartsSearch
 from unnas.search.bilevel import BilevelStep
 from unnas.spaces.darts.fast_supernet import FastSupernet
 from unnas.spaces.darts.supernet import Supernet, split_parameters

@@ -15,7 +15,7 @@ import torch
 from conftest import tiny_search_overrides
 from unnas.config import SearchConfig, load_config
 from unnas.engine.rundir import read_metrics
-from unnas.search import DartsSearch
+from unnas.search.darts import DartsSearch
 from unnas.spaces.darts.genotype import load_genotype
 
 

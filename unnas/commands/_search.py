@@ -9,7 +9,8 @@ from unnas.config import config_to_yaml, load_search_config, resolve_config_path
 from unnas.config.ncp_schema import NcpConfig
 from unnas.config.schema import BlackBoxConfig
 from unnas.engine import distributed
-from unnas.search import DartsSearch, alpha_stats
+from unnas.search import alpha_stats
+from unnas.search.darts import DartsSearch
 from unnas.search.ncp import run_ncp
 from unnas.search.strategies import run_blackbox
 from unnas.spaces.darts.genotype import Genotype

@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-from google.protobuf.message import DecodeError
 
 from unnas.errors import DataError, GenotypeError
 
@@ -33,6 +31,9 @@ _EVAL_FIELDS = ("current_epoch", "training_time", "train_accuracy", "validation_
 @functools.lru_cache(maxsize=None)
 def model_metrics_class() -> type:
     """The benchmark's ``nasbench.ModelMetrics`` message class (proto2, field numbers as released)."""
+    # protobuf: imported on use (0.1 s), only reading the benchmark's records needs it
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
     F = descriptor_pb2.FieldDescriptorProto
     fdp = descriptor_pb2.FileDescriptorProto(name="unnas/nasbench101/model_metrics.proto", package="nasbench",
                                              syntax="proto2")
@@ -76,9 +77,12 @@ class RawRecord(NamedTuple):
 
 def parse_record(payload: bytes, where: str = "record") -> RawRecord:
     """Decode one record's JSON and protobuf."""
+    message_class = model_metrics_class()
+    from google.protobuf.message import DecodeError  # imported by model_metrics_class already: no cost here
+
     try:
         module_hash, epochs, adjacency, ops, raw = json.loads(payload.decode("utf-8"))
-        metrics = model_metrics_class().FromString(base64.b64decode(raw, validate=True))
+        metrics = message_class.FromString(base64.b64decode(raw, validate=True))
     except (UnicodeDecodeError, json.JSONDecodeError, ValueError, TypeError, binascii.Error, DecodeError) as e:
         raise DataError(f"{where}: not a NAS-Bench-101 record ({type(e).__name__}: {e})") from None
     return RawRecord(str(module_hash), int(epochs), str(adjacency), str(ops), metrics)
