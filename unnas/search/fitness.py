@@ -21,7 +21,7 @@ import pretext
 from unnas.config.rules import check_batch_for_task
 from unnas.config.study_schema import StudyDataConfig
 from unnas.errors import ConfigError
-from unnas.trials.data import trial_datasets
+from unnas.trials.data import train_images
 from unnas.trials.proxies import label_free_proxies
 from unnas.trials.run import build_task, run_trial
 from unnas.trials.spaces import get_space
@@ -90,7 +90,7 @@ class Fitness:
         """Build the data split (and the trained task) once, as every candidate will: one-line errors, nothing
         written."""
         spec = self.template
-        train_set = trial_datasets(spec)[0]
+        train_set = train_images(spec)
         if spec.kind == "proxy":  # the proxy's network and batch come from the data (labels or not)
             if len(train_set) < spec.proxy_batch_size:
                 raise ConfigError(f"fitness.proxy_batch_size={spec.proxy_batch_size} but the training split holds "

@@ -68,6 +68,15 @@ def holdout_split(train_reader, eval_reader, train_images: int, holdout_images: 
             SubsetImages(eval_reader, sorted(order[train_images:train_images + holdout_images])))
 
 
+def train_images(spec):
+    """The images a trial trains on (or a proxy draws its batch from): the whole train split's seeded subset, or
+    the training part of a held-out split. Reads only the train split."""
+    data = spec.data
+    if spec.holdout is not None:
+        return trial_datasets(spec)[0]
+    return seeded_subset(reader(data, data.split, True), data.train_limit, data.subset_seed)
+
+
 def trial_datasets(spec) -> tuple[Any, Any, str]:
     """(train, evaluation) datasets of a trial and the name of the split it is measured on."""
     data = spec.data

@@ -23,7 +23,7 @@ from unnas.engine.task_setup import build_task_for_data
 from unnas.engine.trainer import train_and_evaluate
 from unnas.errors import ConfigError, DivergedError, TaskError, one_line
 
-from .data import proxy_batch, trial_datasets
+from .data import proxy_batch, train_images, trial_datasets
 from .models import build_model, cached_complexity
 from .proxies import compute_proxy, label_free_proxies, needs_labels
 from .rows import finite_only
@@ -61,7 +61,7 @@ def _train(spec: TrialSpec, device: torch.device) -> dict:
 def _proxy(spec: TrialSpec, device: torch.device) -> dict:
     """Score the classification network at initialisation. Label-free proxies also run on readers
     without class labels (the network then gets 10 outputs); label-needing ones refuse them."""
-    train_set = trial_datasets(spec)[0]
+    train_set = train_images(spec)  # a proxy never reads the evaluation split
     images, labels = proxy_batch(train_set, spec.proxy_batch_size, spec.seed)
     if labels is not None:
         task = build_task("classification", spec.task_options, spec.data.name, train_set)
