@@ -74,10 +74,13 @@ def main() -> int:
     p.add_argument("--count", type=int, default=4, help="architectures of the study (8 jobs each)")
     p.add_argument("--budget", type=int, default=20, help="evaluations of the black-box search")
     p.add_argument("--data-root", default="/usr/share/datasets/fashion-mnist")
+    p.add_argument("--only", choices=("study", "blackbox"), help="measure one path only")
     args = p.parse_args()
+    measures = [(m, size) for m, size in ((study, args.count), (blackbox, args.budget))
+                if args.only in (None, m.__name__)]
     for _ in range(args.repeats):
         for tree in map(Path, args.tree):
-            for measure, size in ((study, args.count), (blackbox, args.budget)):
+            for measure, size in measures:
                 with tempfile.TemporaryDirectory() as tmp:
                     record = measure(tree.resolve(), Path(tmp), size, args.data_root)
                 load = os.getloadavg()[0]
